@@ -1,0 +1,21 @@
+"""Entry point of the ``mailthread`` console script and of ``python -m mailthread``.
+
+``match`` runs once per incoming mail, so it is dispatched here before click is imported.
+"""
+
+import sys
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    from mailthread import filter
+
+    if filter.is_match_command(argv):
+        sys.exit(filter.main(argv))
+    from mailthread.cli import cli
+
+    cli(prog_name="mailthread")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""``mailthread match``: the per-mail filter procmail runs for every incoming message.
+
+It starts without click (the console script comes here first): its cost is paid once per
+mail, so it loads only ``os``, ``re``, ``sqlite3`` and the two core modules.
+
+Whatever goes wrong, the message goes out exactly as it came in, one ``mailthread: ...``
+line goes to stderr, and the exit status is 75 (EX_TEMPFAIL), which procmail's ``W`` flag
+treats as a failed filter: it keeps the original text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections import namedtuple
+from io import BufferedIOBase  # already loaded by the interpreter, unlike typing
+
+from mailthread.message import Header, field_name
+from mailthread.store import DEFAULT_TIMEOUT, Store, StoreError, default_path
+
+EX_OK = 0
+EX_TEMPFAIL = 75
+DEFAULT_HEADER = "X-Mailthread: {list}"
+LIST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+_GROUP_OPTIONS = ("--db", "--timeout")
+
+
+class UsageError(Exception):
+    pass
+
+
+MatchArgs = namedtuple("MatchArgs", "db timeout lists header")
+
+
+def check_list_name(name: str) -> str:
+    if not LIST_NAME.fullmatch(name):
+        raise UsageError(
+            f"invalid list name {name!r}: use letters, digits and . _ + - "
+            "(starting with a letter or digit)"
+        )
+    return name
+
+
+def check_header(template: str) -> str:
+    try:
+        field_name(template)
+    except ValueError as e:
+        raise UsageError(f"invalid --header: {e}") from None
+    return template
+
+
+def check_timeout(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise UsageError(f"invalid --timeout {value!r}: a number of seconds is needed")
+    return seconds
+
+
+def is_match_command(argv: list[str]) -> bool:
+    """Whether ``argv`` (without the program name) runs ``match``, so that this module, not
+    click, must handle it. ``--help`` anywhere goes to click, which prints the help text."""
+    if "--help" in argv or "-h" in argv or "--version" in argv:
+        return False
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _GROUP_OPTIONS:
+            i += 2
+        elif arg.startswith(tuple(f"{option}=" for option in _GROUP_OPTIONS)):
+            i += 1
+        elif arg.startswith("-"):
+            # A mistyped option before the command: if it is meant for `match`, the message
+            # must still come out.
+            return "match" in argv[i:]
+        else:
+            return arg == "match"
+    return False
+
+
+def parse_args(argv: list[str]) -> MatchArgs:
+    """Parse ``[--db PATH] [--timeout S] match [LIST]... [--header LINE]``."""
+    db = None
+    timeout = DEFAULT_TIMEOUT
+    lists: list[str] = []
+    header = DEFAULT_HEADER
+    args = iter(argv)
+    seen_command = False
+    only_positionals = False
+    for arg in args:
+        name, equals, value = arg.partition("=")
+        if not only_positionals and arg.startswith("-"):
+            if arg == "--":
+                only_positionals = True
+                continue
+            allowed = ("--header",) if seen_command else _GROUP_OPTIONS
+            if name not in allowed:
+                raise UsageError(f"no such option: {name}")
+            if not equals:
+                value = next(args, None)
+                if value is None:
+                    raise UsageError(f"option {name} requires an argument")
+            if name == "--db":
+                db = value
+            elif name == "--timeout":
+                timeout = check_timeout(value)
+            else:
+                header = check_header(value)
+        elif not seen_command:
+            seen_command = True  # is_match_command() saw to it that this is "match"
+        else:
+            lists.append(check_list_name(arg))
+    return MatchArgs(db, timeout, tuple(lists), header)
+
+
+def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
+    """The pieces of the message to write out, after looking it up and learning from it."""
+    header = Header(raw)
+    injected = field_name(args.header)
+    ids = header.ids_nearest_first()
+    line = None
+    if ids:
+        store = Store.open(args.db or default_path(environ), args.timeout)
+        try:
+            hit = store.find(ids, args.lists)
+            if hit is not None:
+                store.learn(hit, header.own_id())
+                line = args.header.replace("{list}", hit.list).encode("utf-8")
+        finally:
+            store.close()
+    return header.rewrite(line, injected.encode("ascii"))
+
+
+def write(stdout: BufferedIOBase, pieces) -> None:
+    for piece in pieces:
+        stdout.write(piece)
+    stdout.flush()
+
+
+def run(argv: list[str], stdin: BufferedIOBase, stdout: BufferedIOBase, stderr, environ) -> int:
+    """Filter one message from ``stdin`` to ``stdout``; return the exit status."""
+    raw = b""
+    try:
+        raw = stdin.read()
+        args = parse_args(argv)
+        pieces = filter_message(raw, args, environ)
+        status = EX_OK
+    except (UsageError, StoreError) as e:
+        problem = str(e)
+    except Exception as e:  # never a traceback, never a lost message
+        problem = f"internal error: {type(e).__name__}: {e}"
+    else:
+        problem = None
+    if problem is not None:
+        pieces = [raw]
+        status = EX_TEMPFAIL
+        print(f"mailthread: {problem}; message passed through unchanged", file=stderr)
+    try:
+        write(stdout, pieces)
+    except OSError as e:
+        print(f"mailthread: cannot write the message: {e.strerror or e}", file=stderr)
+        return EX_TEMPFAIL
+    return status
+
+
+def main(argv: list[str]) -> int:
+    status = run(argv, sys.stdin.buffer, sys.stdout.buffer, sys.stderr, os.environ)
+    try:
+        sys.stdout.flush()
+    except OSError:
+        pass
+    # A closed stdout would make the interpreter complain again at exit.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return status
