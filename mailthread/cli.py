@@ -146,7 +146,7 @@ def add(settings: Settings, list_name: str, subthread: bool) -> None:
     store = settings.open()
     missing = 0
     try:
-        for number, message in enumerate(messages, 1):
+        for message in messages:
             header = Header(message)
             ids = header.ids_nearest_first()
             own = header.own_id()

@@ -7,6 +7,7 @@ Stdlib only, and only ``re``: this module is on the per-mail ``match`` path.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 # The header ends at the first empty line (LF or CRLF). A line of blanks is not empty: it is
@@ -159,4 +160,4 @@ def split_concatenated(raw: bytes) -> list[bytes]:
     """Split the messages of a mutt pipe of tagged messages; one message stays whole."""
     starts = [0] + [found.start() for found in _MESSAGE_START.finditer(raw)]
     starts.append(len(raw))
-    return [raw[a:b] for a, b in zip(starts, starts[1:]) if raw[a:b].strip()]
+    return [raw[a:b] for a, b in itertools.pairwise(starts) if raw[a:b].strip()]
