@@ -166,12 +166,27 @@ def run(argv: list[str], stdin: BufferedIOBase, stdout: BufferedIOBase, stderr, 
     return status
 
 
+class _Closed:
+    """Stands for a standard stream that was closed before we started (sys.stdout is None)."""
+
+    def read(self) -> bytes:
+        return b""
+
+    def write(self, data) -> int:
+        raise OSError("standard output is closed")
+
+    flush = write
+
+
 def main(argv: list[str]) -> int:
-    status = run(argv, sys.stdin.buffer, sys.stdout.buffer, sys.stderr, os.environ)
-    try:
-        sys.stdout.flush()
-    except OSError:
-        pass
-    # A closed stdout would make the interpreter complain again at exit.
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    stdin = sys.stdin.buffer if sys.stdin is not None else _Closed()
+    stdout = sys.stdout.buffer if sys.stdout is not None else _Closed()
+    status = run(argv, stdin, stdout, sys.stderr, os.environ)
+    if sys.stdout is not None:
+        try:
+            sys.stdout.flush()
+        except OSError:
+            pass
+        # A stdout closed by the reader would make the interpreter complain again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return status

@@ -142,7 +142,7 @@ def parse_ids(value: bytes, bare: bool) -> list[str]:
 def field_name(line: str) -> str:
     """The field name of a ``Name: value`` header line; ValueError when it is not one."""
     name, colon, _ = line.partition(":")
-    if not colon or not _FIELD_NAME.fullmatch(name.encode("ascii", "replace")):
+    if not colon or not name.isascii() or not _FIELD_NAME.fullmatch(name.encode("ascii")):
         raise ValueError(f"not a header line of the form 'Name: value': {line!r}")
     if "\r" in line or "\n" in line:
         raise ValueError("a header line cannot contain a line break")

@@ -59,7 +59,8 @@ def default_path(environ) -> str:
         return os.path.expanduser(environ["MAILTHREAD_DB"])
     data_home = environ.get("XDG_DATA_HOME", "")
     if not os.path.isabs(data_home):
-        data_home = os.path.join(os.path.expanduser("~"), ".local", "share")
+        home = environ.get("HOME") or os.path.expanduser("~")
+        data_home = os.path.join(home, ".local", "share")
     return os.path.join(data_home, "mailthread", "threads.db")
 
 

@@ -1,0 +1,222 @@
+"""`mailthread match` through the installed console script, on raw bytes."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+
+import pytest
+from conftest import FIXTURES, message, run
+
+GOLDEN = FIXTURES / "golden"
+
+PARENT = message("parent@x", subject="Help")
+REPLY = message("reply@x", in_reply_to="parent@x", references=["parent@x"], subject="Re: Help")
+
+
+def mute(db, raw=PARENT, list_name="muted", *options):
+    result = run(["add", list_name, *options], raw, db=db)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_unknown_message_comes_out_unchanged(db):
+    mute(db)
+    raw = message("other@x", references=["elsewhere@x"]) + b"From me\n\xff\n"
+    result = run(["match"], raw, db=db)
+    assert (result.returncode, result.stdout, result.stderr) == (0, raw, b"")
+
+
+def test_reply_to_muted_thread_is_marked(db):
+    mute(db)
+    result = run(["match"], REPLY, db=db)
+    assert result.returncode == 0
+    assert result.stdout == REPLY.replace(b"\n\n", b"\nX-Mailthread: muted\n\n", 1)
+
+
+def test_in_reply_to_alone_is_enough(db):
+    mute(db)
+    raw = message("r@x", in_reply_to="parent@x")
+    assert b"X-Mailthread: muted\n" in run(["match"], raw, db=db).stdout
+
+
+def test_learning_catches_replies_with_trimmed_references(db):
+    mute(db, message("root@x"))
+    assert b"X-Mailthread" in run(["match"], message("r1@x", references=["root@x"]), db=db).stdout
+    # iPhone Mail keeps only the parent in References: r2 names r1, never root.
+    trimmed = message("r2@x", in_reply_to="r1@x", references=["r1@x"])
+    assert b"X-Mailthread: muted" in run(["match"], trimmed, db=db).stdout
+    hits = sqlite3.connect(db).execute("SELECT hits, last_match FROM threads").fetchone()
+    assert hits[0] == 2 and hits[1]
+
+
+def test_header_only_input_as_procmail_h_gives_it(db):
+    mute(db)
+    head = REPLY[: REPLY.index(b"\n\n") + 2]
+    assert run(["match"], head, db=db).stdout == head[:-1] + b"X-Mailthread: muted\n\n"
+
+
+def test_custom_header_and_list_filter(db):
+    mute(db)
+    mute(db, message("w@x"), "watched")
+    result = run(["match", "--header", "Procmail-Muted: true"], REPLY, db=db)
+    assert b"\nProcmail-Muted: true\n\n" in result.stdout
+    result = run(["match", "--header", "X-Thread: {list}!"], REPLY, db=db)
+    assert b"\nX-Thread: muted!\n\n" in result.stdout
+    assert run(["match", "watched"], REPLY, db=db).stdout == REPLY
+    assert b"X-Mailthread: muted" in run(["match", "watched", "muted"], REPLY, db=db).stdout
+
+
+def test_forged_mark_is_renamed_matched_or_not(db):
+    mute(db)
+    forged = message("f@x", extra=b"X-Mailthread: muted\n")
+    assert run(["match"], forged, db=db).stdout == forged.replace(
+        b"X-Mailthread", b"Old-X-Mailthread"
+    )
+    forged_reply = message("f2@x", in_reply_to="parent@x", extra=b"X-MAILTHREAD: watched\n")
+    out = run(["match"], forged_reply, db=db).stdout
+    assert b"Old-X-MAILTHREAD: watched\n" in out and out.endswith(
+        b"X-Mailthread: muted\n\nbody\n"
+    )
+
+
+def test_empty_input(db):
+    result = run(["match"], b"", db=db)
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+
+
+@pytest.mark.parametrize(
+    "args, complaint",
+    [
+        (["match", "--bogus"], b"no such option: --bogus"),
+        (["match", "--header"], b"requires an argument"),
+        (["match", "--header", "no colon here"], b"invalid --header"),
+        (["match", "bad list!"], b"invalid list name"),
+        (["--bogus", "match"], b"no such option: --bogus"),
+        (["--timeout", "soon", "match"], b"invalid --timeout"),
+    ],
+)
+def test_bad_options_pass_the_message_through(db, args, complaint):
+    mute(db)
+    result = run(args, REPLY, db=db)
+    assert (result.returncode, result.stdout) == (75, REPLY)
+    assert complaint in result.stderr
+    assert result.stderr.count(b"\n") == 1 and result.stderr.startswith(b"mailthread: ")
+
+
+def test_corrupt_database_passes_the_message_through(db):
+    db.parent.mkdir()
+    db.write_bytes(os.urandom(8192))
+    result = run(["match"], REPLY, db=db)
+    assert (result.returncode, result.stdout) == (75, REPLY)
+    assert result.stderr.startswith(b"mailthread: database") and b"Traceback" not in result.stderr
+
+
+def test_folder_that_cannot_be_created_passes_the_message_through(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = run(["match"], REPLY, db=tmp_path / "file" / "sub" / "threads.db")
+    assert (result.returncode, result.stdout) == (75, REPLY)
+    assert b"cannot create database" in result.stderr
+
+
+def test_database_locked_too_long_passes_the_message_through(db):
+    mute(db)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # as a stuck writer would
+    try:
+        result = run(["--timeout", "0.2", "match"], REPLY, db=db)
+    finally:
+        holder.execute("ROLLBACK")
+    assert (result.returncode, result.stdout) == (75, REPLY)
+    assert b"locked" in result.stderr
+
+
+def test_writer_waits_for_the_lock_instead_of_failing(db):
+    mute(db)
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(1.0, lambda: holder.execute("ROLLBACK"))
+    release.start()
+    result = run(["match"], REPLY, db=db)  # default busy timeout: 10 s
+    release.join()
+    assert result.returncode == 0 and b"X-Mailthread: muted" in result.stdout
+
+
+def test_closed_stdout_is_reported_not_a_traceback(db):
+    mute(db)
+    proc = subprocess.run(
+        f"exec {sys.executable} -m mailthread match >&-",
+        shell=True,
+        input=REPLY,
+        capture_output=True,
+        env={**os.environ, "MAILTHREAD_DB": str(db)},
+    )
+    assert proc.returncode == 75
+    assert proc.stderr.startswith(b"mailthread: cannot write") and b"Traceback" not in proc.stderr
+
+
+def test_messages_without_ids_need_no_database(tmp_path):
+    raw = b"Subject: no ids\n\nbody\n"
+    result = run(["match"], raw, db=tmp_path / "file-not-folder" / "x.db")
+    assert (result.returncode, result.stdout) == (0, raw)
+
+
+def test_python_dash_m(db):
+    mute(db)
+    result = subprocess.run(
+        [sys.executable, "-m", "mailthread", "match"],
+        input=REPLY,
+        capture_output=True,
+        env={**os.environ, "MAILTHREAD_DB": str(db)},
+    )
+    assert result.returncode == 0 and b"X-Mailthread: muted" in result.stdout
+
+
+def test_help_lists_exit_statuses():
+    result = run(["match", "--help"])
+    assert result.returncode == 0 and b"75" in result.stdout and b"Exit status" in result.stdout
+
+
+def test_match_path_does_not_load_what_it_does_not_need(db):
+    mute(db)
+    probe = (
+        "import sys; sys.argv = ['mailthread', 'match']\n"
+        "from mailthread.__main__ import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.write(' '.join(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        input=REPLY,
+        capture_output=True,
+        env={**os.environ, "MAILTHREAD_DB": str(db)},
+    )
+    assert b"X-Mailthread: muted" in result.stdout
+    loaded = set(result.stderr.decode().split())
+    bare = subprocess.run(
+        [sys.executable, "-c", "import sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert "mailthread.store" in loaded
+    assert not (loaded - set(bare)) & {"click", "sqlite_utils", "email", "mailthread.cli", "typing"}
+
+
+# -- golden outputs: real messages, byte for byte ----------------------------------------------
+
+GOLDEN_CASES = {
+    # fixture: the id of its parent, which gets muted first
+    "gnus-comment.eml": "EDBAAA0BBBA2AC4E9C8B6B81DEEE1D6915DFB0ED@dggeml505-mbs.china.huawei.com",
+    "bare-in-reply-to.eml": "CAB__hTSmthBxasOB2AQivKhCOvcac_FeUBO51RDYzfo+eXrCYA@mail.gmail.com",
+    "crlf-mbox-entry.eml": "38A11D0E.A2064062@ipicorp.com",
+    "eight-bit-header.eml": "1cc193d7-d0c0-4605-8bf2-e8b6dab5c3ec@itsystems.it",
+}
+
+
+@pytest.mark.parametrize("fixture", sorted(GOLDEN_CASES))
+def test_golden_output(db, fixture):
+    mute(db, message(GOLDEN_CASES[fixture]))
+    result = run(["match"], (FIXTURES / fixture).read_bytes(), db=db)
+    assert result.returncode == 0
+    assert result.stdout == (GOLDEN / (fixture + ".out")).read_bytes()

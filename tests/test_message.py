@@ -1,0 +1,230 @@
+"""Reading ids and rewriting headers on raw bytes."""
+
+import pytest
+from conftest import FIXTURES
+
+from mailthread.message import Header, field_name, parse_ids, split_concatenated
+
+
+def ids(raw: bytes) -> list[str]:
+    return Header(raw).ids_nearest_first()
+
+
+def rewritten(raw: bytes, line: bytes | None = b"X-Mailthread: muted") -> bytes:
+    return b"".join(Header(raw).rewrite(line, b"X-Mailthread"))
+
+
+# -- where the header is ------------------------------------------------------------------
+
+
+def test_header_ends_at_first_empty_line():
+    raw = b"A: 1\nB: 2\n\nbody\n\nmore\n"
+    header = Header(raw)
+    assert raw[header.start : header.end] == b"A: 1\nB: 2\n"
+
+
+def test_from_line_is_not_part_of_the_header():
+    raw = b"From someone Mon Jan  1 00:00:00 2024\nA: 1\n\nbody\n"
+    header = Header(raw)
+    assert raw[header.start : header.end] == b"A: 1\n"
+
+
+def test_blank_continuation_line_does_not_end_the_header():
+    raw = b"A: 1\n \nB: <x@y>\n\nbody\n"
+    assert Header(raw).end == raw.index(b"\n\n") + 1
+
+
+def test_header_only_input_has_no_blank_line():
+    raw = b"A: 1\nMessage-ID: <x@y>\n"
+    assert Header(raw).end == len(raw)
+
+
+def test_crlf_is_detected_from_the_first_header_line():
+    assert Header(b"From x\r\nA: 1\r\n\r\nb\r\n").eol == b"\r\n"
+    assert Header(b"A: 1\nB: 2\n\n").eol == b"\n"
+
+
+# -- ids, nearest first ---------------------------------------------------------------------
+
+
+def test_ids_nearest_first():
+    raw = (
+        b"References: <root@x> <mid@x>\n\t<parent@x>\nIn-Reply-To: <parent@x>\n"
+        b"Message-ID: <me@x>\n\n"
+    )
+    assert ids(raw) == ["me@x", "parent@x", "mid@x", "root@x"]
+
+
+def test_field_names_any_case_and_space_before_colon():
+    raw = b"MESSAGE-id : <me@x>\nin-reply-to:<p@x>\n\n"
+    assert ids(raw) == ["me@x", "p@x"]
+
+
+def test_ids_in_the_body_are_not_read():
+    raw = b"Message-ID: <me@x>\n\nReferences: <body@x>\n"
+    assert ids(raw) == ["me@x"]
+
+
+def test_two_references_headers_are_joined_in_order():
+    raw = b"References: <a@x>\nReferences: <b@x> <c@x>\n\n"
+    assert ids(raw) == ["c@x", "b@x", "a@x"]
+
+
+@pytest.mark.parametrize(
+    "value, bare, expected",
+    [
+        (b" <a@x>\n\t(wubo's message of \"Thu, 31 Oct\")", False, ["a@x"]),
+        (b" <a@x>; from someone@example.com on Thu, Mar 30, 2000", False, ["a@x"]),
+        (b" CAB__x@mail.gmail.com", False, ["CAB__x@mail.gmail.com"]),
+        (b" 123@zte.com.cn,456@ibm.com", True, ["123@zte.com.cn", "456@ibm.com"]),
+        (b" bare@x <bracketed@y>", True, ["bare@x", "bracketed@y"]),
+        (b" <>, <a@x>", True, ["a@x"]),
+        (b" <Mustafa Shehabi <mustafa.shehabi@fii-na.com>", False, ["mustafa.shehabi@fii-na.com"]),
+        (b" <yes>", True, ["yes"]),
+        (b" ", True, []),
+        (b" (comment (nested <c@x>) still) <a@x>", False, ["a@x"]),
+        (b' "quoted <q@x>" <a@x>', False, ["a@x"]),
+        (b" not an id", False, []),
+        (b" <a\xe9@x>", False, ["a\xe9@x"]),
+    ],
+)
+def test_parse_ids(value, bare, expected):
+    assert parse_ids(value, bare) == expected
+
+
+def test_repeated_ids_count_once():
+    raw = b"Message-ID: <me@x>\nReferences: <a@x> <a@x> <me@x>\nIn-Reply-To: <a@x> <a@x>\n\n"
+    assert ids(raw) == ["me@x", "a@x"]
+
+
+def test_ids_are_compared_whole():
+    # The old scripts matched by substring: "abc@x" was found inside "xabc@xy".
+    assert ids(b"References: <xabc@xy>\n\n") == ["xabc@xy"]
+
+
+@pytest.mark.parametrize(
+    "fixture, expected",
+    [
+        (
+            "bare-in-reply-to.eml",
+            [
+                "rEpI0oNgFN3mXYdbiiSi0kvisclmWY4OyuyDj1KM@lists.ettus.com",
+                "CAB__hTSmthBxasOB2AQivKhCOvcac_FeUBO51RDYzfo+eXrCYA@mail.gmail.com",
+            ],
+        ),
+        (
+            "bare-comma-references.eml",
+            [
+                "201907111542202002207@zte.com.cn",
+                "1562784731.3213.98.camel@linux.ibm.com",
+                "1562743809-31133-1-git-send-email-yang.bin18@zte.com.cn",
+            ],
+        ),
+        (
+            "empty-id-in-references.eml",
+            [
+                "172099979104.15471.15239002304647683093@noble.neil.brown.name",
+                "0e6c7c8ed259dcb50631c6fdc3d86d3080bdc6f3.camel@HansenPartnership.com",
+            ],
+        ),
+        (
+            "gnus-comment.eml",
+            [
+                "yq18soksgji.fsf@oracle.com",
+                "EDBAAA0BBBA2AC4E9C8B6B81DEEE1D6915DFB0ED@dggeml505-mbs.china.huawei.com",
+            ],
+        ),
+        (
+            "repeated-ids.eml",
+            [
+                "20231205112755.3am2mazwireflpkq@skbuf",
+                "20231205103559.9605-6-fancer.lancer@gmail.com",
+                "20231205103559.9605-1-fancer.lancer@gmail.com",
+            ],
+        ),
+        ("crlf-mbox-entry.eml", ["20000209154405.C265@better.net", "38A11D0E.A2064062@ipicorp.com"]),
+    ],
+)
+def test_ids_of_real_messages(fixture, expected):
+    assert ids((FIXTURES / fixture).read_bytes()) == expected
+
+
+def test_tens_of_thousands_of_references():
+    refs = b" ".join(b"<id%d@x>" % i for i in range(50_000))
+    found = ids(b"Message-ID: <me@x>\nReferences: " + refs + b"\n\n")
+    assert len(found) == 50_001 and found[1] == "id49999@x" and found[-1] == "id0@x"
+
+
+# -- rewriting --------------------------------------------------------------------------------
+
+
+def test_line_goes_last_in_the_header():
+    assert rewritten(b"A: 1\nB: 2\n\nbody\n") == b"A: 1\nB: 2\nX-Mailthread: muted\n\nbody\n"
+
+
+def test_crlf_message_gets_a_crlf_line():
+    raw = b"From x\r\nA: 1\r\n\r\nbody\r\n"
+    assert rewritten(raw) == b"From x\r\nA: 1\r\nX-Mailthread: muted\r\n\r\nbody\r\n"
+
+
+def test_header_only_input_gets_the_line_appended():
+    assert rewritten(b"A: 1\nB: 2\n") == b"A: 1\nB: 2\nX-Mailthread: muted\n"
+    assert rewritten(b"A: 1\nB: 2") == b"A: 1\nB: 2\nX-Mailthread: muted"
+
+
+def test_existing_fields_of_that_name_are_renamed_even_without_a_match():
+    raw = b"X-Mailthread: muted\nA: 1\nx-mailthread : watched\n folded\n\nX-Mailthread: body\n"
+    assert rewritten(raw, None) == (
+        b"Old-X-Mailthread: muted\nA: 1\nOld-x-mailthread : watched\n folded\n\n"
+        b"X-Mailthread: body\n"
+    )
+
+
+def test_similar_field_names_are_not_renamed():
+    raw = b"X-Mailthread-Info: 1\nX-Mailthreads: 2\n\n"
+    assert rewritten(raw, None) == raw
+
+
+def test_body_from_lines_and_8bit_bytes_are_copied_as_they_are():
+    raw = b"A: \xff\xfe\n\nFrom me\n>From you\n\x00\xff\n"
+    assert rewritten(raw) == b"A: \xff\xfe\nX-Mailthread: muted\n\nFrom me\n>From you\n\x00\xff\n"
+
+
+def test_nothing_to_do_gives_the_same_bytes():
+    raw = (FIXTURES / "eight-bit-header.eml").read_bytes()
+    assert rewritten(raw, None) == raw
+
+
+@pytest.mark.parametrize(
+    "line", ["X-Mailthread: {list}", "Procmail-Muted: true", "X-A:b"]
+)
+def test_field_name_accepts_header_lines(line):
+    assert field_name(line) == line.split(":")[0]
+
+
+@pytest.mark.parametrize(
+    "line", ["no colon", "Two Words: x", ": empty", "X-A: b\nX-B: c", "X-A: b\r", "Ä: x"]
+)
+def test_field_name_refuses_other_lines(line):
+    with pytest.raises(ValueError):
+        field_name(line)
+
+
+# -- mutt's pipe of tagged messages -----------------------------------------------------------
+
+
+def test_split_concatenated_messages():
+    one = b"From a@x Mon Jan  1 00:00:00 2024\nMessage-ID: <1@x>\n\nbody\nFrom here on\n"
+    two = b"From b@x Mon Jan  1 00:00:00 2024\nMessage-ID: <2@x>\n\nbody 2\n"
+    assert split_concatenated(one + b"\n" + two + b"\n") == [one + b"\n", two + b"\n"]
+
+
+def test_body_from_line_after_blank_line_does_not_split_unless_a_header_follows():
+    raw = b"From a@x\nMessage-ID: <1@x>\n\nhi\n\nFrom the start, I said so.\n"
+    assert split_concatenated(raw) == [raw]
+
+
+def test_single_message_without_from_line_stays_whole():
+    raw = b"Message-ID: <1@x>\n\nbody\n"
+    assert split_concatenated(raw) == [raw]
+    assert split_concatenated(b"") == []

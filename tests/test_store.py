@@ -1,0 +1,161 @@
+"""The thread store on real SQLite files."""
+
+import sqlite3
+import stat
+
+import pytest
+
+from mailthread.store import SCHEMA_VERSION, Store, StoreError, default_path
+
+
+@pytest.fixture
+def store(db):
+    s = Store.open(str(db))
+    yield s
+    s.close()
+
+
+def thread_of(store, msgid):
+    row = store.conn.execute(
+        "SELECT threads.id, list FROM ids JOIN threads ON threads.id = thread WHERE msgid = ?",
+        (msgid,),
+    ).fetchone()
+    return row
+
+
+def test_created_private_with_its_folder_in_wal_mode(db):
+    Store.open(str(db)).close()
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_default_path():
+    assert default_path({"MAILTHREAD_DB": "/a/b.db", "XDG_DATA_HOME": "/x"}) == "/a/b.db"
+    assert default_path({"XDG_DATA_HOME": "/x"}) == "/x/mailthread/threads.db"
+    assert default_path({"XDG_DATA_HOME": "relative", "HOME": "/home/u"}) == (
+        "/home/u/.local/share/mailthread/threads.db"
+    )
+    assert default_path({"HOME": "/home/u"}) == "/home/u/.local/share/mailthread/threads.db"
+
+
+def test_newer_schema_is_refused(db):
+    Store.open(str(db)).close()
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    with pytest.raises(StoreError, match="newer than this mailthread"):
+        Store.open(str(db))
+
+
+def test_other_sqlite_database_is_refused(db):
+    db.parent.mkdir()
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    with pytest.raises(StoreError, match="not mailthread's"):
+        Store.open(str(db))
+
+
+def test_corrupt_file_is_a_store_error(db):
+    db.parent.mkdir()
+    db.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="not a database"):
+        Store.open(str(db))
+
+
+def test_folder_that_cannot_be_created(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StoreError, match="cannot create database"):
+        Store.open(str(tmp_path / "file" / "threads.db"))
+
+
+def test_find_takes_the_nearest_stored_id(store):
+    store.add_thread(["root@x"], "muted", "s")
+    store.add_subthread("mid@x", "watched", "s")
+    hit = store.find(["me@x", "mid@x", "root@x"])
+    assert (hit.msgid, hit.list) == ("mid@x", "watched")
+    assert store.find(["nothing@x"]) is None
+
+
+def test_find_only_on_given_lists(store):
+    store.add_thread(["root@x"], "muted", "s")
+    store.add_subthread("mid@x", "watched", "s")
+    assert store.find(["me@x", "mid@x", "root@x"], ("muted",)).msgid == "root@x"
+    assert store.find(["me@x", "mid@x"], ("muted",)) is None
+
+
+def test_find_beyond_the_parameter_limit(store):
+    store.add_thread(["root@x"], "muted", "s")
+    many = [f"id{i}@x" for i in range(40_000)] + ["root@x"]
+    assert store.find(many).msgid == "root@x"
+
+
+def test_learn_adds_own_id_and_counts(store):
+    added = store.add_thread(["root@x"], "muted", "s")
+    store.learn(store.find(["root@x"]), "reply@x")
+    assert thread_of(store, "reply@x") == (added.thread, "muted")
+    hits, last = store.conn.execute(
+        "SELECT hits, last_match FROM threads WHERE id = ?", (added.thread,)
+    ).fetchone()
+    assert hits == 1 and last.endswith("Z")
+
+
+def test_learn_follows_a_merge_made_meanwhile(store):
+    first = store.add_thread(["a@x"], "muted", "s")
+    second = store.add_thread(["b@x"], "muted", "s")
+    hit = store.find(["b@x"])
+    assert hit.thread == second.thread
+    store.add_thread(["a@x", "b@x"], "watched", "s")  # thread `second` is merged away
+    store.learn(hit, "reply@x")
+    assert thread_of(store, "reply@x") == (first.thread, "watched")
+    assert store.conn.execute("SELECT id, hits FROM threads").fetchall() == [(first.thread, 1)]
+
+
+def test_add_merges_threads_that_share_ids(store):
+    one = store.add_thread(["a@x", "b@x"], "muted", "first")
+    two = store.add_thread(["c@x"], "muted", "second")
+    store.learn(store.find(["c@x"]), None)
+    merged = store.add_thread(["b@x", "c@x", "d@x"], "watched", "third")
+    assert merged.thread == one.thread and merged.merged == 1 and merged.new_ids == 1
+    assert {thread_of(store, i) for i in ["a@x", "b@x", "c@x", "d@x"]} == {
+        (one.thread, "watched")
+    }
+    rows = store.conn.execute("SELECT id, subject, hits FROM threads").fetchall()
+    assert rows == [(one.thread, "first", 1)]
+    assert two.thread != one.thread
+
+
+def test_add_again_changes_the_list(store):
+    store.add_thread(["a@x"], "muted", "s")
+    again = store.add_thread(["a@x"], "watched", "s")
+    assert not again.created and again.new_ids == 0
+    assert thread_of(store, "a@x")[1] == "watched"
+
+
+def test_subthread_splits_one_id_off(store):
+    whole = store.add_thread(["root@x", "mid@x", "leaf@x"], "muted", "s")
+    sub = store.add_subthread("mid@x", "watched", "s")
+    assert sub.created and sub.thread != whole.thread
+    assert thread_of(store, "mid@x") == (sub.thread, "watched")
+    assert thread_of(store, "root@x") == (whole.thread, "muted")
+    # A reply to mid follows the subthread; a sibling's reply keeps the thread's list.
+    assert store.find(["r@x", "mid@x", "root@x"]).list == "watched"
+    assert store.find(["s@x", "leaf@x", "root@x"]).list == "muted"
+
+
+def test_subthread_of_a_lone_id_just_changes_its_list(store):
+    whole = store.add_thread(["root@x"], "muted", "s")
+    sub = store.add_subthread("root@x", "watched", "s")
+    assert sub.thread == whole.thread and thread_of(store, "root@x")[1] == "watched"
+
+
+def test_add_tens_of_thousands_of_ids(store):
+    ids = [f"id{i}@x" for i in range(30_000)]
+    store.add_thread(ids[:10], "muted", "s")
+    store.add_thread(ids[-10:], "watched", "s")
+    added = store.add_thread(ids, "muted", "s")
+    assert added.merged == 1 and added.new_ids == 30_000 - 20
+    assert store.conn.execute("SELECT count(DISTINCT thread) FROM ids").fetchone()[0] == 1
