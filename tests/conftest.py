@@ -60,8 +60,15 @@ def run(args, stdin: bytes = b"", db=None, env=None, **kwargs) -> subprocess.Com
     )
 
 
-def message(msgid=None, in_reply_to=None, references=(), subject="test", body=b"body\n",
-            extra=b"", eol=b"\n") -> bytes:
+def message(
+    msgid=None,
+    in_reply_to=None,
+    references=(),
+    subject="test",
+    body=b"body\n",
+    extra=b"",
+    eol=b"\n",
+) -> bytes:
     lines = [b"From: a@example.com", f"Subject: {subject}".encode()]
     if msgid:
         lines.append(f"Message-ID: <{msgid}>".encode())

@@ -76,9 +76,7 @@ def test_forged_mark_is_renamed_matched_or_not(db):
     )
     forged_reply = message("f2@x", in_reply_to="parent@x", extra=b"X-MAILTHREAD: watched\n")
     out = run(["match"], forged_reply, db=db).stdout
-    assert b"Old-X-MAILTHREAD: watched\n" in out and out.endswith(
-        b"X-Mailthread: muted\n\nbody\n"
-    )
+    assert b"Old-X-MAILTHREAD: watched\n" in out and out.endswith(b"X-Mailthread: muted\n\nbody\n")
 
 
 def test_empty_input(db):

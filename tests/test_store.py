@@ -120,9 +120,7 @@ def test_add_merges_threads_that_share_ids(store):
     store.learn(store.find(["c@x"]), None)
     merged = store.add_thread(["b@x", "c@x", "d@x"], "watched", "third")
     assert merged.thread == one.thread and merged.merged == 1 and merged.new_ids == 1
-    assert {thread_of(store, i) for i in ["a@x", "b@x", "c@x", "d@x"]} == {
-        (one.thread, "watched")
-    }
+    assert {thread_of(store, i) for i in ["a@x", "b@x", "c@x", "d@x"]} == {(one.thread, "watched")}
     rows = store.conn.execute("SELECT id, subject, hits FROM threads").fetchall()
     assert rows == [(one.thread, "first", 1)]
     assert two.thread != one.thread

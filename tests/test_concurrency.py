@@ -1,0 +1,51 @@
+"""Parallel `match` and `add` processes on one database lose nothing."""
+
+import os
+import sqlite3
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+from conftest import mailthread_command, message
+
+
+def test_parallel_match_and_add_lose_nothing(db):
+    env = {**os.environ, "MAILTHREAD_DB": str(db)}
+
+    def call(args, stdin):
+        return subprocess.run(
+            [*mailthread_command(), *args],
+            input=stdin,
+            capture_output=True,
+            env=env,
+            timeout=120,
+        )
+
+    assert call(["add", "muted"], message("root@x")).returncode == 0
+    replies = [message(f"reply{i}@x", in_reply_to="root@x") for i in range(40)]
+    adds = [message(f"other{i}@x", references=[f"otherroot{i}@x"]) for i in range(15)]
+    # Each of these links two of the threads added above, so merges race with learning.
+    merges = [
+        message(f"merge{i}@x", references=[f"other{i}@x", f"other{i + 1}@x"])
+        for i in range(0, 14, 2)
+    ]
+    jobs = [(["match"], r) for r in replies] + [(["add", "watched"], a) for a in adds + merges]
+    jobs = jobs[::2] + jobs[1::2]  # interleave kinds
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda job: call(*job), jobs))
+
+    for (args, stdin), result in zip(jobs, results, strict=True):
+        assert result.returncode == 0, result.stderr
+        if args == ["match"]:
+            assert result.stdout == stdin.replace(b"\n\n", b"\nX-Mailthread: muted\n\n", 1)
+
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    thread_of = dict(conn.execute("SELECT msgid, thread FROM ids"))
+    root = thread_of["root@x"]
+    assert all(thread_of[f"reply{i}@x"] == root for i in range(40))
+    assert conn.execute("SELECT hits FROM threads WHERE id = ?", (root,)).fetchone() == (40,)
+    for i in range(15):
+        assert thread_of[f"other{i}@x"] == thread_of[f"otherroot{i}@x"]
+    for i in range(0, 14, 2):
+        assert thread_of[f"other{i}@x"] == thread_of[f"other{i + 1}@x"] == thread_of[f"merge{i}@x"]
+    assert len(thread_of) == 1 + 40 + 30 + 7
