@@ -119,8 +119,10 @@ def main() -> None:
     print(f"# match on one message, whole process, median of {options.runs} runs")
     print(f"mailthread: {mailthread} ({python}); baseline: {BASELINE}")
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}\n")
-    print("| stored ids | case | python -c pass | mailthread match | baseline "
-          "| mailthread / baseline | mailthread / python |")
+    print(
+        "| stored ids | case | python -c pass | mailthread match | baseline "
+        "| mailthread / baseline | mailthread / python |"
+    )
     print("|---:|---|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
