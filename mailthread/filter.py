@@ -129,6 +129,8 @@ def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
             if hit is not None:
                 store.learn(hit, header.own_id())
                 line = args.header.replace("{list}", hit.list).encode("utf-8")
+                if b"\n" in line or b"\r" in line:  # only a hand-edited database has such names
+                    raise StoreError(f"list name {hit.list!r} contains a line break")
         finally:
             store.close()
     return header.rewrite(line, injected.encode("ascii"))

@@ -218,3 +218,13 @@ def test_golden_output(db, fixture):
     result = run(["match"], (FIXTURES / fixture).read_bytes(), db=db)
     assert result.returncode == 0
     assert result.stdout == (GOLDEN / (fixture + ".out")).read_bytes()
+
+
+def test_list_name_with_a_line_break_is_never_injected(db):
+    mute(db)
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE threads SET list = 'muted\nBcc: victim@x'")
+    conn.commit()
+    result = run(["match"], REPLY, db=db)
+    assert (result.returncode, result.stdout) == (75, REPLY)
+    assert b"line break" in result.stderr
