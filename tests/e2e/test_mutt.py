@@ -1,0 +1,122 @@
+"""The real mutt, in tmux, with contrib/muttrc.example: M and W record threads through the
+installed mailthread, then the real procmail files the replies."""
+
+import pytest
+
+from .conftest import message, raw, write_maildir
+
+pytestmark = pytest.mark.e2e
+
+MUTED = b"X-Mailthread: muted"
+WATCHED = b"X-Mailthread: watched"
+
+
+def day(hour: int) -> str:
+    return f"Mon, 01 Jan 2024 {hour:02}:00:00 +0000"
+
+
+# mutt sorts by date: these are messages 1, 2, 3, 4 of the index.
+INBOX = [
+    message("plans@example.com", subject="Plans", date=day(10)),
+    message("lunch@example.com", subject="Lunch", date=day(11)),
+    message("tagme-a@example.com", subject="tagme A", date=day(12)),
+    message("tagme-b@example.com", subject="tagme B", date=day(13)),
+]
+
+
+def reply_to(msgid: str):
+    return message(f"re-{msgid}", subject="Re", in_reply_to=msgid, references=(msgid,))
+
+
+def settings_of(mutt) -> dict[str, str]:
+    return {name: mutt.setting(name) for name in ("pipe_decode", "pipe_split", "wait_key")}
+
+
+def wait_listed(env, mutt, msgid: str, list_name: str) -> None:
+    mutt.wait_for(
+        f"mailthread to record {msgid} on {list_name}",
+        lambda: env.list_of(msgid) == list_name,
+    )
+
+
+def test_M_in_the_index_mutes_even_with_pipe_decode_set(env, mutt_session):
+    write_maildir(env.mail / "inbox", [raw(m) for m in INBOX])
+    # pipe_decode set and a weeding `ignore`, as many users have: decoded, the message
+    # loses its Message-ID, so the macro must pipe it raw.
+    mutt = mutt_session(
+        "set pipe_decode wait_key\nunset pipe_split\nignore *\nunignore from: subject"
+    )
+    mutt.jump(1)
+    mutt.keys("M")
+    wait_listed(env, mutt, "plans@example.com", "muted")
+    mutt.wait_back(mutt.in_index)  # silent: no "Press any key" although wait_key is set
+    assert settings_of(mutt) == {"pipe_decode": "set", "pipe_split": "unset", "wait_key": "set"}
+    assert env.list_of("lunch@example.com") is None
+
+    # pipe_decode is in force again: a plain pipe now drops the Message-ID (which is why
+    # the macro unsets it).
+    decoded = env.tmp / "decoded"
+    mutt.keys("|")
+    mutt.type(f"cat > {decoded}")
+    mutt.keys("Enter")
+    mutt.wait_for_text("Press any key")
+    mutt.keys("Space")
+    assert decoded.read_bytes().startswith(b"From: ")
+    assert b"Message-ID" not in decoded.read_bytes()
+
+    # The next reply of the thread: procmail files it away, read.
+    reply = reply_to("plans@example.com")
+    env.deliver(raw(reply))
+    [filed] = env.maildir("muted", "cur")
+    assert filed.name.endswith(":2,S")
+    assert filed.read_bytes() == raw(reply, MUTED)
+    assert env.maildir("inbox", "new") == []
+
+
+def test_W_in_the_pager_watches_and_restores_unset_settings(env, mutt_session):
+    write_maildir(env.mail / "inbox", [raw(m) for m in INBOX])
+    mutt = mutt_session("unset pipe_decode wait_key\nset pipe_split")
+    mutt.jump(2)
+    mutt.keys("Enter")
+    mutt.wait_for("the pager", mutt.in_pager)
+    mutt.keys("W")
+    wait_listed(env, mutt, "lunch@example.com", "watched")
+    mutt.wait_back(mutt.in_pager)
+    assert settings_of(mutt) == {"pipe_decode": "unset", "pipe_split": "set", "wait_key": "unset"}
+    assert env.list_of("plans@example.com") is None
+
+    reply = reply_to("lunch@example.com")
+    env.deliver(raw(reply))
+    assert [p.read_bytes() for p in env.maildir("watched", "new")] == [raw(reply, WATCHED)]
+    assert [p.read_bytes() for p in env.maildir("inbox", "new")] == [raw(reply, WATCHED)]
+
+
+def test_esc_M_mutes_every_tagged_message(env, mutt_session):
+    write_maildir(env.mail / "inbox", [raw(m) for m in INBOX])
+    # pipe_split unset, mutt's default: piped together, messages of a Maildir folder come
+    # without "From " lines between them, so the macro pipes them one by one.
+    mutt = mutt_session("unset pipe_split")
+    mutt.keys("T")
+    mutt.type("~s tagme")
+    mutt.keys("Enter")
+    mutt.wait_for("two tagged messages", lambda: mutt.screen().count(" * ") >= 2)
+    mutt.keys("M-M")
+    wait_listed(env, mutt, "tagme-a@example.com", "muted")
+    wait_listed(env, mutt, "tagme-b@example.com", "muted")
+    mutt.wait_back(mutt.in_index)
+    assert env.list_of("plans@example.com") is None
+    assert env.list_of("lunch@example.com") is None
+    assert mutt.setting("pipe_split") == "unset"
+
+
+def test_a_failure_is_shown_and_waits_for_a_key(env, mutt_session):
+    no_ids = message(None, subject="No ids", date=day(9))
+    write_maildir(env.mail / "inbox", [raw(no_ids)])
+    mutt = mutt_session("set pipe_decode wait_key\nunset pipe_split")
+    mutt.keys("M")
+    mutt.wait_for_text("Press any key")
+    assert "mailthread: " in mutt.screen()  # mailthread's one-line error, left on screen
+    mutt.keys("Space")
+    mutt.wait_for("mutt's index", mutt.in_index)
+    # The rest of the macro ran once the key was pressed: settings are back.
+    assert settings_of(mutt) == {"pipe_decode": "set", "pipe_split": "unset", "wait_key": "set"}

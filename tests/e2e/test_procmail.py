@@ -1,0 +1,196 @@
+"""The real procmail delivering with contrib/procmailrc.example (the file itself) into
+Maildir and mbox folders, with the installed mailthread as its filter."""
+
+import random
+import re
+
+import pytest
+
+from .conftest import message, raw
+
+pytestmark = pytest.mark.e2e
+
+MUTED = b"X-Mailthread: muted"
+WATCHED = b"X-Mailthread: watched"
+READ = b"Status: RO"
+# The postmark procmail writes for `procmail -f sender@example.org`.
+FROM_LINE = re.compile(rb"From sender@example\.org  \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\n")
+
+PARENT = message("parent@example.com", subject="Plans")
+REPLY = message(
+    "reply@example.com",
+    subject="Re: Plans",
+    in_reply_to="parent@example.com",
+    references=("parent@example.com",),
+    body=b"Replying.\nFrom the start this was a bad idea.\n>quoted\n",
+)
+REPLY_PLAIN = (REPLY[0], b"Replying.\n")  # for mbox, where procmail escapes "From " lines
+OTHER = message("other@example.com", subject="Lunch?", body=b"From noon on?\n")
+
+MBOX = {
+    "DEFAULT": "inbox.mbox",
+    "MUTED": "muted.mbox",
+    "WATCHED": "watched.mbox",
+}
+
+
+def mbox_vars(env) -> dict[str, str]:
+    return {name: str(env.mail / file) for name, file in MBOX.items()}
+
+
+def mbox_messages(env, file: str) -> list[bytes]:
+    """The one message procmail appended to a new mbox file, without its postmark and the
+    empty line after it; [] when there is no such file."""
+    path = env.mail / file
+    if not path.exists():
+        return []
+    content = path.read_bytes()
+    postmark = FROM_LINE.match(content)
+    assert postmark, content
+    assert content.endswith(b"\n\n"), content
+    return [content[postmark.end() : -1]]
+
+
+def maildir_messages(env, name: str) -> list[bytes]:
+    return [p.read_bytes() for p in env.maildir(name, "new") + env.maildir(name, "cur")]
+
+
+# -- Maildir ---------------------------------------------------------------------------------
+
+
+def test_muted_reply_is_filed_as_read_in_maildir(env):
+    env.add("muted", raw(PARENT))
+    env.deliver(raw(REPLY))
+    assert env.maildir("muted", "new") == [], env.procmail_log()
+    [filed] = env.maildir("muted", "cur")
+    assert filed.name.endswith(":2,S")
+    # Byte for byte the reply plus the one line; the body's "From " line is not escaped.
+    assert filed.read_bytes() == raw(REPLY, MUTED)
+    assert maildir_messages(env, "inbox") == []
+
+
+def test_unrelated_message_reaches_the_inbox_untouched(env):
+    env.add("muted", raw(PARENT))
+    env.deliver(raw(OTHER))
+    assert maildir_messages(env, "inbox") == [raw(OTHER)]
+    assert maildir_messages(env, "muted") == []
+    assert maildir_messages(env, "watched") == []
+
+
+def test_watched_reply_is_copied_to_watched_and_inbox(env):
+    env.add("watched", raw(PARENT))
+    env.deliver(raw(REPLY))
+    assert [p.read_bytes() for p in env.maildir("watched", "new")] == [raw(REPLY, WATCHED)]
+    assert [p.read_bytes() for p in env.maildir("inbox", "new")] == [raw(REPLY, WATCHED)]
+    assert env.maildir("watched", "cur") == []
+    assert maildir_messages(env, "muted") == []
+
+
+def test_forged_mark_is_renamed_and_not_obeyed(env):
+    env.add("muted", raw(PARENT))
+    forged = message(
+        "spam@example.net", subject="Not muted", extra=b"X-Mailthread: muted\nx-mailthread: muted\n"
+    )
+    env.deliver(raw(forged))
+    head, body = forged
+    renamed = head.replace(b"X-Mailthread:", b"Old-X-Mailthread:").replace(
+        b"x-mailthread:", b"Old-x-mailthread:"
+    )
+    assert maildir_messages(env, "inbox") == [raw((renamed, body))]
+    assert maildir_messages(env, "muted") == []
+
+
+def test_the_muted_folder_can_be_preset_to_another_maildir(env):
+    env.add("muted", raw(PARENT))
+    env.deliver(raw(REPLY), MUTED=str(env.mail / "quiet") + "/")
+    [filed] = env.maildir("quiet", "cur")
+    assert filed.name.endswith(":2,S")
+    assert filed.read_bytes() == raw(REPLY, MUTED)
+    assert maildir_messages(env, "muted") == []
+
+
+# -- mbox ------------------------------------------------------------------------------------
+
+
+def test_muted_reply_is_filed_as_read_in_mbox(env):
+    env.add("muted", raw(PARENT))
+    env.deliver(raw(REPLY_PLAIN), **mbox_vars(env))
+    assert mbox_messages(env, "muted.mbox") == [raw(REPLY_PLAIN, MUTED, READ)]
+    assert mbox_messages(env, "inbox.mbox") == []
+
+
+def test_body_from_lines_are_escaped_in_mbox_only(env):
+    env.add("muted", raw(PARENT))
+    env.deliver(raw(REPLY), **mbox_vars(env))
+    head, body = REPLY
+    escaped = body.replace(b"\nFrom ", b"\n>From ")
+    assert mbox_messages(env, "muted.mbox") == [raw((head, escaped), MUTED, READ)]
+
+
+def test_unrelated_message_reaches_the_mbox_inbox_untouched(env):
+    env.add("muted", raw(PARENT))
+    unrelated = message("other@example.com", subject="Lunch?")
+    env.deliver(raw(unrelated), **mbox_vars(env))
+    assert mbox_messages(env, "inbox.mbox") == [raw(unrelated)]
+    assert mbox_messages(env, "muted.mbox") == []
+
+
+def test_watched_reply_is_copied_to_watched_mbox_and_inbox(env):
+    env.add("watched", raw(PARENT))
+    env.deliver(raw(REPLY_PLAIN), **mbox_vars(env))
+    assert mbox_messages(env, "watched.mbox") == [raw(REPLY_PLAIN, WATCHED)]
+    assert mbox_messages(env, "inbox.mbox") == [raw(REPLY_PLAIN, WATCHED)]
+    assert mbox_messages(env, "muted.mbox") == []
+
+
+# -- when mailthread fails -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["maildir", "mbox"])
+def test_corrupt_database_loses_no_mail(env, kind):
+    corrupt = env.tmp / "corrupt.db"
+    corrupt.write_bytes(random.Random(75).randbytes(8192))
+    if kind == "maildir":
+        env.deliver(raw(REPLY), db=corrupt)
+        assert maildir_messages(env, "inbox") == [raw(REPLY)]
+    else:
+        env.deliver(raw(REPLY_PLAIN), db=corrupt, **mbox_vars(env))
+        assert mbox_messages(env, "inbox.mbox") == [raw(REPLY_PLAIN)]
+    # mailthread said why on stderr, which procmail writes to its LOGFILE.
+    assert "mailthread: " in env.procmail_log()
+
+
+def test_missing_mailthread_loses_no_mail(env):
+    env.add("muted", raw(PARENT))
+    # Not on procmail's PATH: the shell cannot run it (exit 127), and W keeps the message.
+    env.deliver(raw(REPLY), path="/nonexistent")
+    assert maildir_messages(env, "inbox") == [raw(REPLY)]
+    assert maildir_messages(env, "muted") == []
+
+
+def test_muted_mail_stays_in_maildir_new_when_it_cannot_be_marked_read(env):
+    # A PATH where mailthread is found but mv is not: the move to cur/ fails.
+    bin_dir = env.tmp / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "mailthread").symlink_to(env.mailthread)
+    env.add("muted", raw(PARENT))
+    env.deliver(raw(REPLY), path=str(bin_dir))
+    assert [p.read_bytes() for p in env.maildir("muted", "new")] == [raw(REPLY, MUTED)]
+    assert env.maildir("muted", "cur") == []
+    assert maildir_messages(env, "inbox") == []
+
+
+def test_muted_mail_goes_to_the_inbox_when_the_muted_folder_is_broken(env):
+    (env.mail / "muted").mkdir()
+    (env.mail / "muted" / "new").write_bytes(b"")  # a file where a directory must be
+    env.add("muted", raw(PARENT))
+    env.deliver(raw(REPLY))
+    assert maildir_messages(env, "inbox") == [raw(REPLY, MUTED)]
+
+
+def test_other_lists_are_only_marked(env):
+    # Only the exact lines count: a list named "muted-2023" is not "muted".
+    env.add("muted-2023", raw(PARENT))
+    env.deliver(raw(REPLY))
+    assert maildir_messages(env, "inbox") == [raw(REPLY, b"X-Mailthread: muted-2023")]
+    assert maildir_messages(env, "muted") == []
