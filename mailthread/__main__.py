@@ -6,16 +6,16 @@
 import sys
 
 
-def main() -> None:
+def main() -> int:
     argv = sys.argv[1:]
     from mailthread import filter
 
     if filter.is_match_command(argv):
-        sys.exit(filter.main(argv))
+        return filter.main(argv)
     from mailthread.cli import cli
 
-    cli(prog_name="mailthread")
+    return cli(prog_name="mailthread")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
