@@ -44,9 +44,11 @@ def check_list_name(name: str) -> str:
 
 def check_header(template: str) -> str:
     try:
-        field_name(template)
+        name = field_name(template)
     except ValueError as e:
         raise UsageError(f"invalid --header: {e}") from None
+    if "{list}" in name:
+        raise UsageError("invalid --header: {list} can stand only in the value, after the colon")
     return template
 
 
@@ -127,10 +129,10 @@ def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
         try:
             hit = store.find(ids, args.lists)
             if hit is not None:
-                store.learn(hit, header.own_id())
                 line = args.header.replace("{list}", hit.list).encode("utf-8")
                 if b"\n" in line or b"\r" in line:  # only a hand-edited database has such names
                     raise StoreError(f"list name {hit.list!r} contains a line break")
+                store.learn(hit, header.own_id())
         finally:
             store.close()
     return header.rewrite(line, injected.encode("ascii"))
@@ -140,6 +142,12 @@ def write(stdout: BufferedIOBase, pieces) -> None:
     for piece in pieces:
         stdout.write(piece)
     stdout.flush()
+
+
+def complain(stderr, problem: str) -> None:
+    # With stderr closed, print(file=None) would write to stdout, into the message.
+    if stderr is not None:
+        print(f"mailthread: {problem}", file=stderr)
 
 
 def run(argv: list[str], stdin: BufferedIOBase, stdout: BufferedIOBase, stderr, environ) -> int:
@@ -159,11 +167,11 @@ def run(argv: list[str], stdin: BufferedIOBase, stdout: BufferedIOBase, stderr, 
     if problem is not None:
         pieces = [raw]
         status = EX_TEMPFAIL
-        print(f"mailthread: {problem}; message passed through unchanged", file=stderr)
+        complain(stderr, f"{problem}; message passed through unchanged")
     try:
         write(stdout, pieces)
     except OSError as e:
-        print(f"mailthread: cannot write the message: {e.strerror or e}", file=stderr)
+        complain(stderr, f"cannot write the message: {e.strerror or e}")
         return EX_TEMPFAIL
     return status
 

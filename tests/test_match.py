@@ -91,6 +91,8 @@ def test_empty_input(db):
         (["match", "--bogus"], b"no such option: --bogus"),
         (["match", "--header"], b"requires an argument"),
         (["match", "--header", "no colon here"], b"invalid --header"),
+        (["match", "--header", "X-{list}: yes"], b"only in the value"),
+        (["match", "--header", "X-Bad: a\nBcc: b"], b"line break"),
         (["match", "bad list!"], b"invalid list name"),
         (["--bogus", "match"], b"no such option: --bogus"),
         (["--timeout", "soon", "match"], b"invalid --timeout"),
@@ -140,6 +142,18 @@ def test_writer_waits_for_the_lock_instead_of_failing(db):
     result = run(["match"], REPLY, db=db)  # default busy timeout: 10 s
     release.join()
     assert result.returncode == 0 and b"X-Mailthread: muted" in result.stdout
+
+
+def test_closed_stderr_never_spills_into_the_message(db):
+    mute(db)
+    proc = subprocess.run(
+        f"exec {shutil.which('mailthread')} match --bogus 2>&-",
+        shell=True,
+        input=REPLY,
+        capture_output=True,
+        env={**os.environ, "MAILTHREAD_DB": str(db)},
+    )
+    assert (proc.returncode, proc.stdout) == (75, REPLY)
 
 
 def test_closed_stdout_is_reported_not_a_traceback(db):
