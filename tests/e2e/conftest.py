@@ -175,7 +175,7 @@ class Mutt:
         conf.write_text("set -g remain-on-exit on\n")
         path = os.pathsep.join([os.path.dirname(env.mailthread), os.environ.get("PATH", "")])
         self.tmux(
-            "-f", str(conf), "new-session", "-d", "-s", "mutt",
+            "-f", str(conf), "new-session", "-d", "-s", "mutt", "-c", str(env.tmp),
             "-x", str(width), "-y", str(height),
             "--", "env", "TERM=screen", f"HOME={env.home}", f"MAILTHREAD_DB={env.db}",
             f"PATH={path}", "mutt", "-n", "-F", str(muttrc),
@@ -268,10 +268,10 @@ def mutt_session(env):
         muttrc = env.tmp / "muttrc"
         muttrc.write_text(
             f"set folder={env.mail}\n"
-            "set spoolfile=+inbox mbox_type=Maildir mbox=+inbox record= postponed=+postponed\n"
-            "unset move\n"
-            "set sort=date header_cache= sleep_time=0 mail_check_stats=no ts_enabled=no\n"
-            "set charset=utf-8 quit=yes\n"
+            "set spoolfile=+inbox mbox_type=Maildir mbox=+inbox postponed=+postponed\n"
+            'set record="" header_cache=""\n'
+            "unset move mail_check_stats ts_enabled\n"
+            "set sort=date sleep_time=0 charset=utf-8 quit=yes\n"
             f"{settings}\n"
             f"source {MUTTRC}\n"
         )

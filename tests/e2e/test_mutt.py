@@ -73,7 +73,7 @@ def test_M_in_the_index_mutes_even_with_pipe_decode_set(env, mutt_session):
     assert env.maildir("inbox", "new") == []
 
 
-def test_W_in_the_pager_watches_and_restores_unset_settings(env, mutt_session):
+def test_W_in_the_pager_watches_and_restores_either_value(env, mutt_session):
     write_maildir(env.mail / "inbox", [raw(m) for m in INBOX])
     mutt = mutt_session("unset pipe_decode wait_key\nset pipe_split")
     mutt.jump(2)
@@ -84,6 +84,16 @@ def test_W_in_the_pager_watches_and_restores_unset_settings(env, mutt_session):
     mutt.wait_back(mutt.in_pager)
     assert settings_of(mutt) == {"pipe_decode": "unset", "pipe_split": "set", "wait_key": "unset"}
     assert env.list_of("plans@example.com") is None
+
+    # The other value of each, on the next message.
+    mutt.type(":set pipe_decode wait_key; unset pipe_split")
+    mutt.keys("Enter")
+    mutt.keys("j")
+    mutt.wait_for("the pager on message 3", lambda: "Subject: tagme A" in mutt.screen())
+    mutt.keys("W")
+    wait_listed(env, mutt, "tagme-a@example.com", "watched")
+    mutt.wait_back(mutt.in_pager)
+    assert settings_of(mutt) == {"pipe_decode": "set", "pipe_split": "unset", "wait_key": "set"}
 
     reply = reply_to("lunch@example.com")
     env.deliver(raw(reply))
@@ -106,7 +116,7 @@ def test_esc_M_mutes_every_tagged_message(env, mutt_session):
     mutt.wait_back(mutt.in_index)
     assert env.list_of("plans@example.com") is None
     assert env.list_of("lunch@example.com") is None
-    assert mutt.setting("pipe_split") == "unset"
+    assert settings_of(mutt) == {"pipe_decode": "unset", "pipe_split": "unset", "wait_key": "set"}
 
 
 def test_a_failure_is_shown_and_waits_for_a_key(env, mutt_session):
