@@ -131,3 +131,14 @@ def test_xdg_data_home_default(tmp_path):
     env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
     assert run(["add", "muted"], message("a@x"), env=env).returncode == 0
     assert (tmp_path / "xdg" / "mailthread" / "threads.db").exists()
+
+
+def test_tagged_messages_from_a_maildir_folder_have_no_from_lines(db):
+    # What mutt pipes from a Maildir folder with pipe_split unset.
+    raw = (
+        b"From: a@x\nSubject: one\nMessage-ID: <one@x>\n\nbody\n\n"
+        b"From: b@x\nSubject: two\nMessage-ID: <two@x>\n\nbody\n\n"
+    )
+    result = run(["add", "muted"], raw, db=db)
+    assert result.returncode == 0 and result.stdout.count(b"\n") == 2
+    assert threads(db) == [("muted", "one", {"one@x"}), ("muted", "two", {"two@x"})]

@@ -291,3 +291,30 @@ def spec_parse_ids(value: bytes, bare: bool) -> list[str]:
 )
 def test_parse_ids_follows_its_specification(value, bare):
     assert parse_ids(value, bare) == spec_parse_ids(value, bare)
+
+
+def test_tagged_maildir_messages_without_from_lines_split():
+    # mutt from a Maildir folder, pipe_split unset: no `From ` lines, a newline after each.
+    one = b"From: a@x\nSubject: one\nMessage-ID: <one@x>\n\nbody\n\n"
+    two = b"From: b@x\nSubject: two\nMessage-ID: <two@x>\n\nbody\n\n"
+    assert split_concatenated(one + two) == [one, two]
+
+
+def test_an_attached_message_is_not_a_new_one():
+    attached = (
+        b'Message-ID: <one@x>\nContent-Type: multipart/mixed; boundary="XyZ"\n\n'
+        b"--XyZ\nContent-Type: text/plain\n\nsee below\n\n"
+        b"--XyZ\nContent-Type: message/rfc822\n\nFrom: c@x\nMessage-ID: <inner@x>\n\nhi\n\n"
+        b"--XyZ--\n\n"
+    )
+    bounce = b"Message-ID: <b@x>\nContent-Type: message/rfc822\n\nMessage-ID: <in@x>\n\nhi\n\n"
+    after = b"From: b@x\nMessage-ID: <two@x>\n\nbody\n\n"
+    assert split_concatenated(attached) == [attached]
+    assert split_concatenated(attached + after) == [attached, after]
+    assert split_concatenated(bounce + after) == [bounce, after]
+
+
+def test_a_body_line_starting_from_is_not_a_postmark():
+    # ksummit/cur/001992-893c9f1d8fbd:2, (quoted-printable): "From a quick look, ...=\nber:"
+    raw = b"Message-ID: <1@x>\n\nhi\n\nFrom a quick look, it was in Novem=\nber:\n\nbye\n"
+    assert split_concatenated(raw) == [raw]

@@ -119,6 +119,24 @@ def test_esc_M_mutes_every_tagged_message(env, mutt_session):
     assert settings_of(mutt) == {"pipe_decode": "unset", "pipe_split": "unset", "wait_key": "set"}
 
 
+def test_tagged_maildir_messages_piped_together_are_all_recorded(env, mutt_session):
+    # A user's own binding, without the example's pipe_split: mutt concatenates the tagged
+    # messages of a Maildir folder with no "From " lines, and `add` must still split them.
+    write_maildir(env.mail / "inbox", [raw(m) for m in INBOX])
+    mutt = mutt_session(
+        "unset pipe_split pipe_decode wait_key\n"
+        "macro index X '<tag-prefix><pipe-message>mailthread add muted<enter>'"
+    )
+    mutt.keys("T")
+    mutt.type("~s tagme")
+    mutt.keys("Enter")
+    mutt.wait_for("two tagged messages", lambda: mutt.screen().count(" * ") >= 2)
+    mutt.keys("X")
+    wait_listed(env, mutt, "tagme-a@example.com", "muted")
+    wait_listed(env, mutt, "tagme-b@example.com", "muted")
+    assert env.list_of("plans@example.com") is None
+
+
 def test_a_failure_is_shown_and_waits_for_a_key(env, mutt_session):
     no_ids = message(None, subject="No ids", date=day(9))
     write_maildir(env.mail / "inbox", [raw(no_ids)])
