@@ -12,9 +12,9 @@ def main() -> int:
 
     if filter.is_match_command(argv):
         return filter.main(argv)
-    from mailthread.cli import cli
+    from mailthread import cli
 
-    return cli(prog_name="mailthread")
+    return cli.main(argv)
 
 
 if __name__ == "__main__":

@@ -131,9 +131,8 @@ def add(settings: Settings, list_name: str, subthread: bool) -> None:
       2   bad usage (unknown option, invalid LIST)
       75  the database cannot be used now (locked, unreadable, corrupt)
 
-    \b
-    mutt:
-      macro index,pager M "<pipe-message>mailthread add muted<enter>"
+    From mutt, use the M and W macros of contrib/muttrc.example: they unset
+    pipe_decode, which would strip the ids from the piped message.
     """
     try:
         filter.check_list_name(list_name)
@@ -187,3 +186,27 @@ def decode_subject(header: Header) -> str | None:
         return str(email.header.make_header(email.header.decode_header(text))) or None
     except (LookupError, ValueError, UnicodeError):
         return text or None
+
+
+# click 8.2 and later raise this for a group run without a command (older ones exit 0).
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command; errors become one ``mailthread: ...`` line and their exit status."""
+    try:
+        result = cli.main(args=argv, prog_name="mailthread", standalone_mode=False)
+    except _NO_ARGS_IS_HELP as e:  # plain `mailthread`: the help text, as click shows it
+        e.show()
+        return e.exit_code
+    except click.UsageError as e:
+        where = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
+        click.echo(f"mailthread: {e.format_message().rstrip('.')}{where}", err=True)
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except click.Abort:
+        click.echo("mailthread: aborted", err=True)
+        return 1
+    return result if isinstance(result, int) else 0

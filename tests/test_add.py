@@ -108,7 +108,7 @@ def test_message_without_ids_among_tagged_ones(db):
 def test_add_errors_and_exit_statuses(db, args, stdin, status):
     result = run(args, stdin, db=db)
     assert result.returncode == status
-    assert b"Traceback" not in result.stderr and result.stderr.strip()
+    assert result.stderr.startswith(b"mailthread: ") and result.stderr.count(b"\n") == 1
 
 
 def test_unusable_database_exits_75(db):
@@ -142,3 +142,8 @@ def test_tagged_messages_from_a_maildir_folder_have_no_from_lines(db):
     result = run(["add", "muted"], raw, db=db)
     assert result.returncode == 0 and result.stdout.count(b"\n") == 2
     assert threads(db) == [("muted", "one", {"one@x"}), ("muted", "two", {"two@x"})]
+
+
+def test_plain_mailthread_shows_the_help():
+    result = run([])
+    assert b"Commands:" in result.stdout + result.stderr and b"mailthread: " not in result.stderr
