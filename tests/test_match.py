@@ -144,27 +144,26 @@ def test_writer_waits_for_the_lock_instead_of_failing(db):
     assert result.returncode == 0 and b"X-Mailthread: muted" in result.stdout
 
 
-def test_closed_stderr_never_spills_into_the_message(db):
-    mute(db)
-    proc = subprocess.run(
-        f"exec {shutil.which('mailthread')} match --bogus 2>&-",
+def match_with_a_stream_closed(db, args: str, redirection: str):
+    """Run the installed script from a shell that closes one of its standard streams."""
+    return subprocess.run(
+        f"exec {shutil.which('mailthread')} {args} {redirection}",
         shell=True,
         input=REPLY,
         capture_output=True,
         env={**os.environ, "MAILTHREAD_DB": str(db)},
     )
+
+
+def test_closed_stderr_never_spills_into_the_message(db):
+    mute(db)
+    proc = match_with_a_stream_closed(db, "match --bogus", "2>&-")
     assert (proc.returncode, proc.stdout) == (75, REPLY)
 
 
 def test_closed_stdout_is_reported_not_a_traceback(db):
     mute(db)
-    proc = subprocess.run(
-        f"exec {sys.executable} -m mailthread match >&-",
-        shell=True,
-        input=REPLY,
-        capture_output=True,
-        env={**os.environ, "MAILTHREAD_DB": str(db)},
-    )
+    proc = match_with_a_stream_closed(db, "match", ">&-")
     assert proc.returncode == 75
     assert proc.stderr.startswith(b"mailthread: cannot write") and b"Traceback" not in proc.stderr
 
