@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 
 import click
 
@@ -35,11 +36,19 @@ class Settings:
     def path(self) -> str:
         return self.db or default_path(os.environ)
 
-    def open(self) -> Store:
+    @contextmanager
+    def store(self):
+        """The open store; its errors become exit status 75."""
         try:
-            return Store.open(self.path, self.timeout)
+            store = Store.open(self.path, self.timeout)
         except StoreError as e:
             raise Failure(str(e), EX_TEMPFAIL) from None
+        try:
+            yield store
+        except StoreError as e:
+            raise Failure(str(e), EX_TEMPFAIL) from None
+        finally:
+            store.close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -108,43 +117,118 @@ def match(settings: Settings, lists: tuple[str, ...], header: str) -> None:
     sys.exit(status)
 
 
+def check_list(ctx, param, value):
+    names = value if isinstance(value, tuple) else (value,)
+    for name in names:
+        try:
+            filter.check_list_name(name)
+        except filter.UsageError as e:
+            raise click.BadParameter(str(e).split(": ", 1)[-1]) from None
+    return value
+
+
+_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(ctx, param, value: str | None) -> int | None:
+    """ "12h", "7d", "12w" -> seconds."""
+    if value is None:
+        return None
+    number, unit = value[:-1], value[-1:]
+    if not (number.isascii() and number.isdigit() and unit in _UNITS and int(number) > 0):
+        raise click.BadParameter(
+            f"{value!r}: use a whole number of hours, days or weeks, like 12h, 7d, 12w"
+        )
+    return int(number) * _UNITS[unit]
+
+
+def format_duration(seconds: int | None) -> str | None:
+    if seconds is None:
+        return None
+    for unit in ("d", "h"):  # "12w" reads back as "84d": days are what people count
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
 @cli.command()
-@click.argument("list_name", metavar="LIST")
+@click.argument("list_name", metavar="LIST", callback=check_list)
+@click.argument("more_mailboxes", nargs=-1, metavar="[PATH]...", type=click.Path())
 @click.option(
     "--subthread",
     is_flag=True,
     help="Record only the message itself, so that its replies follow LIST while the "
     "rest of its thread keeps its list.",
 )
+@click.option(
+    "--for",
+    "lifetime",
+    metavar="DURATION",
+    callback=parse_duration,
+    help="Let the thread lapse after this long without a match (12h, 7d, 12w).",
+)
+@click.option(
+    "--mailbox",
+    "mailboxes",
+    multiple=True,
+    type=click.Path(),
+    metavar="PATH",
+    help="Import every conversation of this mbox, Maildir or MH folder instead of "
+    "reading stdin (repeatable; more PATHs may follow).",
+)
+@click.option(
+    "--refs-file",
+    "refs_files",
+    multiple=True,
+    type=click.Path(),
+    metavar="PATH",
+    help="Import the threads of an old match-thread.sh refs file (one thread a line).",
+)
 @click.pass_obj
-def add(settings: Settings, list_name: str, subthread: bool) -> None:
+def add(
+    settings: Settings,
+    list_name: str,
+    more_mailboxes: tuple[str, ...],
+    subthread: bool,
+    lifetime: int | None,
+    mailboxes: tuple[str, ...],
+    refs_files: tuple[str, ...],
+) -> None:
     """Record the thread of each message on stdin on LIST (e.g. muted, watched).
 
     Reads one message, or several one after another as mutt pipes tagged messages. By
     default all of a message's ids (Message-ID, In-Reply-To, References) become one thread
     on LIST; recorded threads that share an id are merged into it and move to LIST.
 
-    \b
-    Exit status:
-      0   every message was recorded
-      1   a message had no ids (nothing recorded for it), or stdin was empty
-      2   bad usage (unknown option, invalid LIST)
-      75  the database cannot be used now (locked, unreadable, corrupt)
+    With --mailbox, reads mailboxes instead and records each conversation in them (messages
+    linked by their ids) as one thread; with --refs-file, the lines of an old refs file.
+    Importing the same thing twice changes nothing.
 
     From mutt, use the M and W macros of contrib/muttrc.example: they unset
     pipe_decode, which would strip the ids from the piped message.
+
+    \b
+    Exit status:
+      0   everything was recorded
+      1   a message had no ids (nothing recorded for it), stdin was empty, or a
+          mailbox or refs file cannot be read (nothing recorded from it)
+      2   bad usage (unknown option, invalid LIST or DURATION)
+      75  the database cannot be used now (locked, unreadable, corrupt)
     """
-    try:
-        filter.check_list_name(list_name)
-    except filter.UsageError as e:
-        raise click.BadParameter(str(e).split(": ", 1)[-1], param_hint="LIST") from None
+    mailboxes += more_mailboxes
+    if more_mailboxes and not mailboxes[: -len(more_mailboxes)]:
+        raise click.UsageError("PATH arguments go with --mailbox")
+    if subthread and (mailboxes or refs_files):
+        raise click.UsageError("--subthread records one message; it cannot import")
+    if mailboxes or refs_files:
+        import_threads(settings, list_name, lifetime, mailboxes, refs_files)
+        return
     raw = click.get_binary_stream("stdin").read()
     messages = split_concatenated(raw)
     if not messages:
         raise Failure("no message on stdin")
-    store = settings.open()
     missing = 0
-    try:
+    with settings.store() as store:
         for message in messages:
             header = Header(message)
             ids = header.ids_nearest_first()
@@ -152,20 +236,16 @@ def add(settings: Settings, list_name: str, subthread: bool) -> None:
             if not (own if subthread else ids):
                 missing += 1
                 continue
-            subject = decode_subject(header)
+            subject = header.subject()
             if subthread:
-                added = store.add_subthread(own, list_name, subject)
+                added = store.add_subthread(own, list_name, subject, lifetime)
             else:
-                added = store.add_thread(ids, list_name, subject)
+                added = store.add_thread(ids, list_name, subject, lifetime)
             merged = f", merged {added.merged} other thread(s)" if added.merged else ""
             click.echo(
                 f"{added.list}: thread {added.thread} ({subject or 'no subject'}):"
                 f" {added.new_ids} new id(s){merged}"
             )
-    except StoreError as e:
-        raise Failure(str(e), EX_TEMPFAIL) from None
-    finally:
-        store.close()
     if missing:
         what = "Message-ID" if subthread else "Message-ID, In-Reply-To or References"
         which = "the message" if len(messages) == 1 else f"{missing} of {len(messages)} messages"
@@ -175,17 +255,241 @@ def add(settings: Settings, list_name: str, subthread: bool) -> None:
         )
 
 
-def decode_subject(header: Header) -> str | None:
-    values = header.field_values(b"subject")
-    if not values:
-        return None
-    import email.header
+def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None:
+    from mailthread.importer import Conversations, SourceError, mailbox_messages, refs_file_lines
 
-    text = values[0].decode("utf-8", "replace")
+    conversations = Conversations()
+    read = []
     try:
-        return str(email.header.make_header(email.header.decode_header(text))) or None
-    except (LookupError, ValueError, UnicodeError):
-        return text or None
+        for path in refs_files:
+            lines = refs_file_lines(path)
+            for ids in lines:
+                conversations.add(ids)
+            read.append(f"{len(lines)} lines from {path}")
+        count = 0
+        for path in mailboxes:
+            total, messages = mailbox_messages(path)
+            if sys.stderr.isatty() and total > 100:
+                with click.progressbar(messages, length=total, label=path, file=sys.stderr) as bar:
+                    for raw in bar:
+                        conversations.add_message(raw)
+            else:
+                for raw in messages:
+                    conversations.add_message(raw)
+            count += total
+        if mailboxes:
+            boxes = "mailbox" if len(mailboxes) == 1 else "mailboxes"
+            read.append(f"{count} messages from {len(mailboxes)} {boxes}")
+    except SourceError as e:
+        raise Failure(str(e)) from None
+    threads = conversations.threads()
+    with settings.store() as store:
+        results = store.add_threads(threads, list_name, lifetime)
+    added = sum(r.created for r in results)
+    updated = sum(r.changed and not r.created for r in results)
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(conversations.skipped.items()))
+    click.echo(
+        f"read {' and '.join(read)}: {added} threads added to {list_name}, {updated} stored"
+        f" threads updated (merged, extended or moved), {len(results) - added - updated}"
+        " already there" + (f"; skipped {skipped}" if skipped else "")
+    )
+
+
+def message_ids(message_id: str | None, lists=()) -> tuple[list[str], Header | None]:
+    """The ids to look up: the given one, or those of the message on stdin."""
+    if message_id is not None:
+        msgid = message_id.strip()
+        if msgid.startswith("<") and msgid.endswith(">"):
+            msgid = msgid[1:-1].strip()
+        if not msgid:
+            raise click.BadParameter("empty message id", param_hint="--message-id")
+        return [msgid], None
+    header = Header(click.get_binary_stream("stdin").read())
+    ids = header.ids_nearest_first()
+    if not ids:
+        raise Failure("no Message-ID, In-Reply-To or References in the message on stdin", 2)
+    return ids, header
+
+
+def describe(thread) -> str:
+    lapse = (
+        f", lapses after {format_duration(thread.expires_after)} idle"
+        if thread.expires_after
+        else ""
+    )
+    return (
+        f"thread {thread.id} ({thread.list}, {thread.ids} id{'s' * (thread.ids != 1)},"
+        f" {thread.hits} hit{'s' * (thread.hits != 1)}{lapse}): {thread.subject or 'no subject'}"
+    )
+
+
+@cli.command(name="list")
+@click.argument("lists", nargs=-1, metavar="[LIST]...", callback=check_list)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, for scripts.")
+@click.pass_obj
+def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> None:
+    """List the recorded threads (on LISTs), newest activity first.
+
+    Activity is the last match, or when the thread was recorded if it never matched.
+    --json prints an array of objects with the keys id, list, subject, ids (how many
+    message ids), created, last_match (UTC, YYYY-MM-DDTHH:MM:SSZ, or null), hits and
+    expires_after (the lifetime given with add --for, like "7d", or null).
+
+    \b
+    Exit status: 0 listed (also when there is nothing to list), 2 bad usage,
+    75 the database cannot be used now.
+    """
+    with settings.store() as store:
+        threads = store.threads(lists)
+    if as_json:
+        import json
+
+        rows = [thread._asdict() for thread in threads]
+        for row in rows:
+            row["expires_after"] = format_duration(row["expires_after"])
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not threads:
+        return
+
+    def day(stamp):
+        return stamp[:16].replace("T", " ") if stamp else "-"
+
+    table = [("ID", "LIST", "HITS", "IDS", "LAST MATCH", "CREATED", "FOR", "SUBJECT")]
+    for t in threads:
+        table.append(
+            (
+                str(t.id),
+                t.list,
+                str(t.hits),
+                str(t.ids),
+                day(t.last_match),
+                day(t.created),
+                format_duration(t.expires_after) or "-",
+                t.subject or "",
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(7)]
+    for row in table:
+        cells = [
+            cell.rjust(w) if i in (0, 2, 3) else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row[:7], widths, strict=True))
+        ]
+        click.echo("  ".join(cells + [row[7]]).rstrip())
+
+
+@cli.command()
+@click.argument("lists", nargs=-1, metavar="[LIST]...", callback=check_list)
+@click.option("--message-id", metavar="ID", help="Explain this id instead of a message on stdin.")
+@click.pass_obj
+def explain(settings: Settings, lists: tuple[str, ...], message_id: str | None) -> None:
+    """Say which thread a message on stdin belongs to, and why.
+
+    Its ids are looked up as `match` does -- own Message-ID, In-Reply-To, then References
+    from last to first, the first one stored deciding (only threads on LISTs, when given)
+    -- but nothing is learned or counted.
+
+    \b
+    Exit status:
+      0   it belongs to a thread
+      1   it belongs to none
+      2   bad usage, or a message with no ids
+      75  the database cannot be used now
+    """
+    ids, header = message_ids(message_id)
+    with settings.store() as store:
+        hit = store.find(ids, lists)
+        thread = store.thread(hit.thread) if hit else None
+    if hit is None or thread is None:
+        where = f" on {', '.join(lists)}" if lists else ""
+        click.echo(f"in no thread{where}: none of its {len(ids)} id(s) is recorded")
+        sys.exit(1)
+    if header is None:
+        why = "the id given"
+    else:
+        own, parents, references = header.threading_ids()
+        field = (
+            "its own Message-ID"
+            if hit.msgid in own
+            else "its In-Reply-To"
+            if hit.msgid in parents
+            else "its References"
+        )
+        position = ids.index(hit.msgid)
+        nearer = (
+            f", nearest of its ids recorded ({position} nearer ones are not)" if position else ""
+        )
+        why = f"{field}{nearer}"
+    click.echo(describe(thread))
+    click.echo(f"decided by <{hit.msgid}>: {why}")
+
+
+@cli.command()
+@click.option("--message-id", metavar="ID", help="Remove the thread of this id.")
+@click.option(
+    "--thread",
+    "thread_id",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Remove thread N (see list).",
+)
+@click.pass_obj
+def remove(settings: Settings, message_id: str | None, thread_id: int | None) -> None:
+    """Remove the thread a message on stdin belongs to: the one `match` would pick.
+
+    \b
+    Exit status:
+      0   the thread was removed (one line says which)
+      1   there is no such thread: nothing removed
+      2   bad usage, or a message with no ids
+      75  the database cannot be used now
+    """
+    if message_id is not None and thread_id is not None:
+        raise click.UsageError("give --message-id or --thread, not both")
+    ids = [] if thread_id is not None else message_ids(message_id)[0]
+    with settings.store() as store:
+        if thread_id is None:
+            hit = store.find(ids)
+            if hit is None:
+                raise Failure(f"in no thread: none of its {len(ids)} id(s) is recorded")
+            thread_id = hit.thread
+        removed = store.remove(thread_id)
+    if removed is None:
+        raise Failure(f"there is no thread {thread_id}")
+    click.echo(f"removed {describe(removed)}")
+
+
+@cli.command()
+@click.option(
+    "--idle",
+    default="90d",
+    show_default=True,
+    metavar="DURATION",
+    callback=parse_duration,
+    help="Remove threads with no match for this long (12h, 7d, 12w).",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would go, remove nothing.")
+@click.pass_obj
+def expire(settings: Settings, idle: int, dry_run: bool) -> None:
+    """Remove threads that have not matched for a while.
+
+    A thread goes when it has had no match (or, if it never matched, was recorded) longer
+    ago than --idle, or when its own lifetime (add --for) has passed. Run it from cron:
+
+    \b
+      17 4 * * *  mailthread expire --idle 90d
+
+    \b
+    Exit status: 0 done (also when nothing expired), 2 bad usage,
+    75 the database cannot be used now.
+    """
+    with settings.store() as store:
+        expired = store.expire(idle, dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for thread in expired:
+        click.echo(f"{verb} {describe(thread)}; last active {thread.last_match or thread.created}")
+    count = f"{len(expired)} thread{'s' * (len(expired) != 1)}"
+    click.echo(f"{verb} {count}: idle over {format_duration(idle)} or past their own lifetime")
 
 
 # click 8.2 and later raise this for a group run without a command (older ones exit 0).

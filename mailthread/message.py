@@ -103,6 +103,20 @@ class Header:
                 values.append(value.replace(b"\r\n", b"").replace(b"\n", b"").strip())
         return values
 
+    def subject(self) -> str | None:
+        """The Subject, RFC 2047-decoded, blanks collapsed; None when there is none."""
+        values = self.field_values(b"subject")
+        if not values:
+            return None
+        import email.header  # not on the match path
+
+        text = values[0].decode("utf-8", "replace")
+        try:
+            text = str(email.header.make_header(email.header.decode_header(text)))
+        except (LookupError, ValueError, UnicodeError):
+            pass
+        return " ".join(text.split()) or None
+
     def rewrite(self, line: bytes | None, renamed_field: bytes) -> list[bytes | memoryview]:
         """The message as pieces to write: fields called ``renamed_field`` get an ``Old-``
         prefix (as ``formail -i`` does, so a sender cannot forge what we insert), and
