@@ -202,7 +202,9 @@ def add(
 
     With --mailbox, reads mailboxes instead and records each conversation in them (messages
     linked by their ids) as one thread; with --refs-file, the lines of an old refs file.
-    Importing the same thing twice changes nothing.
+    A summary line counts the threads added, the stored threads merged (extended, merged
+    or moved to LIST), those already stored as they are, and messages skipped. Importing
+    the same thing twice changes nothing.
 
     From mutt, use the M and W macros of contrib/muttrc.example: they unset
     pipe_decode, which would strip the ids from the piped message.
@@ -265,7 +267,7 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
             lines = refs_file_lines(path)
             for ids in lines:
                 conversations.add(ids)
-            read.append(f"{len(lines)} lines from {path}")
+            read.append(f"{len(lines)} lines")
         count = 0
         for path in mailboxes:
             total, messages = mailbox_messages(path)
@@ -286,12 +288,14 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
     with settings.store() as store:
         results = store.add_threads(threads, list_name, lifetime)
     added = sum(r.created for r in results)
-    updated = sum(r.changed and not r.created for r in results)
-    skipped = ", ".join(f"{n} {why}" for why, n in sorted(conversations.skipped.items()))
+    merged = sum(r.changed and not r.created for r in results)  # or extended, or moved
+    reasons = sorted(conversations.skipped.items())
+    skipped = sum(n for _, n in reasons)
+    why = f" ({', '.join(f'{n} {reason}' for reason, n in reasons)})" if skipped else ""
     click.echo(
-        f"read {' and '.join(read)}: {added} threads added to {list_name}, {updated} stored"
-        f" threads updated (merged, extended or moved), {len(results) - added - updated}"
-        " already there" + (f"; skipped {skipped}" if skipped else "")
+        f"read {' and '.join(read)}: {added} threads added, {merged} merged,"
+        f" {len(results) - added - merged} already stored"
+        + (f", {skipped} skipped{why}" if mailboxes else "")
     )
 
 
