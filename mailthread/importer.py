@@ -28,7 +28,8 @@ def mailbox_kind(path: str) -> str:
             names = os.listdir(path)
         except OSError as e:
             raise SourceError(f"cannot read {path}: {e.strerror}") from None
-        if ".mh_sequences" in names or any(name.isdigit() for name in names):
+        numbered = (n for n in names if n.isdigit() and os.path.isfile(os.path.join(path, n)))
+        if ".mh_sequences" in names or any(numbered):
             return "mh"
         raise SourceError(
             f"{path} is not a mailbox: a folder with neither cur/ and new/ (Maildir)"

@@ -157,3 +157,112 @@ def test_add_tens_of_thousands_of_ids(store):
     added = store.add_thread(ids, "muted", "s")
     assert added.merged == 1 and added.new_ids == 30_000 - 20
     assert store.conn.execute("SELECT count(DISTINCT thread) FROM ids").fetchone()[0] == 1
+
+
+# -- schema migrations ------------------------------------------------------------------------
+
+
+def test_version_1_database_is_migrated_keeping_its_threads(db):
+    from mailthread.store import MIGRATIONS
+
+    db.parent.mkdir()
+    conn = sqlite3.connect(db)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("INSERT INTO threads VALUES (7, 'muted', 's', '2026-01-01T00:00:00Z', NULL, 3)")
+    conn.execute("INSERT INTO ids VALUES ('a@x', 7)")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    store = Store.open(str(db))
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert store.thread(7) == (7, "muted", "s", 1, "2026-01-01T00:00:00Z", None, 3, None)
+    assert store.find(["a@x"]).thread == 7
+
+
+# -- lifetimes, list, remove, expire ----------------------------------------------------------
+
+
+def age(store, thread, days):
+    store.conn.execute(
+        "UPDATE threads SET created = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?) WHERE id = ?",
+        (f"-{days} days", thread),
+    )
+
+
+def test_thread_past_its_own_lifetime_no_longer_matches(store):
+    week = store.add_thread(["a@x"], "muted", "s", lifetime=7 * 86400)
+    store.add_thread(["b@x"], "muted", "s")
+    age(store, week.thread, 6)
+    assert store.find(["a@x"]) is not None
+    age(store, week.thread, 8)
+    assert store.find(["a@x"]) is None
+    age(store, store.find(["b@x"]).thread, 800)
+    assert store.find(["b@x"]) is not None  # no lifetime of its own: only expire removes it
+
+
+def test_a_later_add_without_lifetime_makes_it_permanent(store):
+    week = store.add_thread(["a@x"], "muted", "s", lifetime=7 * 86400)
+    store.add_thread(["a@x", "b@x"], "muted", "s")
+    assert store.thread(week.thread).expires_after is None
+
+
+def test_expire_removes_idle_and_lapsed_threads(store):
+    old = store.add_thread(["old@x"], "muted", "old")
+    lapsed = store.add_thread(["lapsed@x"], "muted", "lapsed", lifetime=86400)
+    fresh = store.add_thread(["fresh@x"], "muted", "fresh")
+    recent_match = store.add_thread(["hit@x"], "muted", "hit")
+    age(store, old.thread, 100)
+    age(store, lapsed.thread, 2)
+    age(store, recent_match.thread, 100)
+    store.learn(store.find(["hit@x"]), None)  # matched today: active
+    assert [t.id for t in store.expire(90 * 86400, dry_run=True)] == [old.thread, lapsed.thread]
+    assert store.thread(old.thread) is not None
+    assert [t.subject for t in store.expire(90 * 86400)] == ["old", "lapsed"]
+    assert [t.id for t in store.threads()] == [recent_match.thread, fresh.thread]
+    assert store.find(["old@x"]) is None
+    assert store.conn.execute("SELECT count(*) FROM ids").fetchone() == (2,)
+
+
+def test_threads_newest_activity_first_and_by_list(store):
+    a = store.add_thread(["a@x", "a2@x"], "muted", "a")
+    b = store.add_thread(["b@x"], "watched", "b")
+    age(store, a.thread, 3)
+    age(store, b.thread, 2)
+    store.learn(store.find(["a@x"]), "a3@x")
+    assert [(t.id, t.ids, t.hits) for t in store.threads()] == [(a.thread, 3, 1), (b.thread, 1, 0)]
+    assert [t.id for t in store.threads(("watched",))] == [b.thread]
+
+
+def test_remove_deletes_the_thread_and_its_ids(store):
+    a = store.add_thread(["a@x", "b@x"], "muted", "a")
+    assert store.remove(a.thread).ids == 2
+    assert store.remove(a.thread) is None
+    assert store.find(["a@x", "b@x"]) is None
+    assert store.conn.execute("SELECT count(*) FROM ids").fetchone() == (0,)
+
+
+# -- bulk import --------------------------------------------------------------------------------
+
+
+def test_add_threads_mixes_new_stored_and_merging_threads(store):
+    stored = store.add_thread(["s1@x", "s2@x"], "muted", "stored")
+    other = store.add_thread(["o1@x"], "muted", "other")
+    results = store.add_threads(
+        [
+            (["n1@x", "n2@x"], "new"),  # touches nothing stored
+            (["s1@x", "s2@x"], "again"),  # exactly a stored thread
+            (["o1@x", "o2@x"], "more"),  # extends a stored thread
+        ],
+        "watched",
+    )
+    assert [(r.created, r.changed, r.new_ids) for r in results] == [
+        (True, True, 2),
+        (False, True, 0),
+        (False, True, 1),
+    ]
+    assert results[1].thread == stored.thread and results[2].thread == other.thread
+    assert {t.list for t in store.threads()} == {"watched"}
+    assert store.thread(stored.thread).subject == "stored"
+    again = store.add_threads([(["s1@x", "s2@x"], "again")], "watched")
+    assert again[0].changed is False
