@@ -1,6 +1,8 @@
 """The real mutt, in tmux, with contrib/muttrc.example: M and W record threads through the
 installed mailthread, then the real procmail files the replies."""
 
+import subprocess
+
 import pytest
 
 from .conftest import message, raw, write_maildir
@@ -148,3 +150,43 @@ def test_a_failure_is_shown_and_waits_for_a_key(env, mutt_session):
     mutt.wait_for("mutt's index", mutt.in_index)
     # The rest of the macro ran once the key was pressed: settings are back.
     assert settings_of(mutt) == {"pipe_decode": "set", "pipe_split": "unset", "wait_key": "set"}
+
+
+def test_esc_U_forgets_the_thread_M_muted(env, mutt_session):
+    write_maildir(env.mail / "inbox", [raw(m) for m in INBOX])
+    mutt = mutt_session("set pipe_decode wait_key\nunset pipe_split")
+    mutt.jump(1)
+    mutt.keys("M")
+    wait_listed(env, mutt, "plans@example.com", "muted")
+    mutt.wait_back(mutt.in_index)
+    env.add("watched", raw(INBOX[1]))  # another thread, which must stay
+
+    mutt.keys("M-U")
+    mutt.wait_for(
+        "mailthread to forget plans@example.com",
+        lambda: env.list_of("plans@example.com") is None,
+    )
+    mutt.wait_back(mutt.in_index)  # silent, although wait_key is set
+    assert settings_of(mutt) == {"pipe_decode": "set", "pipe_split": "unset", "wait_key": "set"}
+    assert env.list_of("lunch@example.com") == "watched"
+    explain = subprocess.run(
+        [env.mailthread, "explain", "--message-id", "plans@example.com"],
+        capture_output=True,
+        env=env.environ(),
+        timeout=60,
+    )
+    assert explain.returncode == 1, explain
+
+    # Nothing left to forget: mailthread's error stays on screen until a key is pressed.
+    mutt.keys("M-U")
+    mutt.wait_for_text("Press any key")
+    assert "mailthread: " in mutt.screen()
+    mutt.keys("Space")
+    mutt.wait_for("mutt's index", mutt.in_index)
+    assert settings_of(mutt) == {"pipe_decode": "set", "pipe_split": "unset", "wait_key": "set"}
+
+    # The next reply is ordinary mail again: unmarked, in the inbox.
+    reply = reply_to("plans@example.com")
+    env.deliver(raw(reply))
+    assert env.maildir("muted", "cur") == []
+    assert [p.read_bytes() for p in env.maildir("inbox", "new")] == [raw(reply)]
