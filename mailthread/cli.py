@@ -128,6 +128,9 @@ def check_list(ctx, param, value):
 
 
 _UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+# SQLite's date functions stop at year 0, and its integers at 2**63 - 1: a century is
+# "for good" for a mail thread, and keeps every date the store computes in range.
+_LONGEST = 36500 * 86400
 
 
 def parse_duration(ctx, param, value: str | None) -> int | None:
@@ -137,9 +140,12 @@ def parse_duration(ctx, param, value: str | None) -> int | None:
     number, unit = value[:-1], value[-1:]
     if not (number.isascii() and number.isdigit() and unit in _UNITS and int(number) > 0):
         raise click.BadParameter(
-            f"{value!r}: use a whole number of hours, days or weeks, like 12h, 7d, 12w"
+            f"{value!r}: use a positive whole number of hours, days or weeks, like 12h, 7d, 12w"
         )
-    return int(number) * _UNITS[unit]
+    seconds = int(number) * _UNITS[unit]
+    if seconds > _LONGEST:
+        raise click.BadParameter(f"{value!r}: at most {format_duration(_LONGEST)} (100 years)")
+    return seconds
 
 
 def format_duration(seconds: int | None) -> str | None:
@@ -433,7 +439,7 @@ def explain(settings: Settings, lists: tuple[str, ...], message_id: str | None) 
 @click.option(
     "--thread",
     "thread_id",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=2**63 - 1),
     metavar="N",
     help="Remove thread N (see list).",
 )

@@ -428,10 +428,6 @@ def test_unusable_database_exits_75(db):
 # -- numbers out of range --------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OverflowError traceback, exit 1: numbers past SQLite's 64-bit INTEGER reach it",
-)
 def test_numbers_too_big_for_the_database_are_usage_errors(db):
     add(db, "muted", PLANS)
     before = listing(db)
@@ -444,10 +440,6 @@ def test_numbers_too_big_for_the_database_are_usage_errors(db):
     assert listing(db) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a lifetime reaching before 4714 BC (Julian day 0) makes strftime NULL: never matches",
-)
 def test_a_lifetime_of_centuries_is_refused_or_kept(db):
     # Taken as "practically forever" or refused, but never a thread that cannot match.
     result = run(["add", "muted", "--for", "600000w"], message("forever@x"), db=db)
