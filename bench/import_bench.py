@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Whole-process cost of importing into a fresh database: `mailthread add muted --refs-file`
-(the old scripts' ~/.refs.muted) and `mailthread add muted --mailbox` (a Maildir).
+(the old scripts' ~/.refs.muted) and `mailthread add muted --mailbox` (a Maildir, and the
+same messages as one mbox).
 
     python3 bench/import_bench.py [--lines 100000] [--ids-per-line 10] [--messages 10000]
                                   [--runs 3]
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sqlite3
 import statistics
@@ -80,6 +82,17 @@ def write_maildir(path: Path, count: int) -> int:
     return count
 
 
+def write_mbox(path: Path, maildir: Path) -> None:
+    """The messages of ``maildir`` as one mboxrd file, as procmail would deliver them."""
+    with open(path, "wb") as out:
+        for file in sorted((maildir / "cur").iterdir()):
+            raw = file.read_bytes()
+            if not raw.endswith(b"\n"):
+                raw += b"\n"
+            out.write(b"From bench@example.com Sat Jan  1 00:00:00 2000\n")
+            out.write(re.sub(rb"(?m)^(>*From )", rb">\1", raw) + b"\n")
+
+
 def run_import(mailthread: str, args: list[str], workdir: Path, runs: int):
     """(median seconds, summary line, database bytes, stored ids) over ``runs`` fresh
     databases."""
@@ -127,37 +140,41 @@ def main() -> None:
         ids = write_refs(refs, options.lines, options.ids_per_line)
         maildir = workdir / "Maildir"
         messages = write_maildir(maildir, options.messages)
+        mbox = workdir / "mbox"
+        write_mbox(mbox, maildir)
 
         print(f"# import into a fresh database, whole process, median of {options.runs} runs")
         print(f"mailthread: {mailthread}")
         print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}\n")
-        rows = []
-        seconds, summary, size, stored = run_import(
-            mailthread, ["--refs-file", str(refs)], workdir, options.runs
-        )
-        rows.append(
+        cases = (
             (
                 f"`--refs-file`: {options.lines:,} lines, {ids:,} ids",
-                seconds,
-                f"{ids / seconds:,.0f} ids/s",
-                size,
-                stored,
-                summary,
-            )
-        )
-        seconds, summary, size, stored = run_import(
-            mailthread, ["--mailbox", str(maildir)], workdir, options.runs
-        )
-        rows.append(
+                ids,
+                "ids",
+                "--refs-file",
+                refs,
+            ),
             (
                 f"`--mailbox`: Maildir of {messages:,} messages",
-                seconds,
-                f"{messages / seconds:,.0f} messages/s",
-                size,
-                stored,
-                summary,
-            )
+                messages,
+                "messages",
+                "--mailbox",
+                maildir,
+            ),
+            (
+                f"`--mailbox`: mbox of {messages:,} messages",
+                messages,
+                "messages",
+                "--mailbox",
+                mbox,
+            ),
         )
+        rows = []
+        for what, count, unit, option, path in cases:
+            seconds, summary, size, stored = run_import(
+                mailthread, [option, str(path)], workdir, options.runs
+            )
+            rows.append((what, seconds, f"{count / seconds:,.0f} {unit}/s", size, stored, summary))
         print("| import | seconds | rate | stored ids | database | bytes per id |")
         print("|---|---:|---:|---:|---:|---:|")
         for what, seconds, rate, size, stored, _ in rows:
