@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import click
 
 from mailthread import __version__, filter
-from mailthread.message import Header, split_concatenated
+from mailthread.message import Facts, Header, split_concatenated
 from mailthread.store import DEFAULT_TIMEOUT, Store, StoreError, default_path
 
 EX_TEMPFAIL = 75
@@ -87,16 +87,43 @@ def cli(ctx: click.Context, db: str | None, timeout: float) -> None:
     metavar="'NAME: VALUE'",
     help="The line to insert on a match; {list} becomes the list's name.",
 )
+@click.option(
+    "--me",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Your address (repeatable; also $MAILTHREAD_ME, blank- or comma-separated): a "
+    "message of a thread addressed to you alone, or newly to you, gets '; to-me' "
+    "after the header's value.",
+)
+@click.option(
+    "--subject-window",
+    metavar="DURATION",
+    default="30d",
+    show_default=True,
+    help="How long after a thread's last message a reply may be linked by its subject.",
+)
+@click.option("--no-subject", is_flag=True, help="Never link a reply by its subject alone.")
 @click.pass_obj
-def match(settings: Settings, lists: tuple[str, ...], header: str) -> None:
+def match(
+    settings: Settings,
+    lists: tuple[str, ...],
+    header: str,
+    me: tuple[str, ...],
+    subject_window: str,
+    no_subject: bool,
+) -> None:
     """Mark a message that belongs to a recorded thread (a procmail filter).
 
-    Reads one message, or only its header, on stdin and writes it to stdout. When its
-    Message-ID, In-Reply-To or References (nearest first) names a recorded thread -- on one
-    of LISTs, when given -- the header line (default `X-Mailthread: LIST`) is inserted as
-    the last line of the header, and the message's own id joins the thread. Existing fields
-    of that name are renamed Old-NAME, so senders cannot forge the mark. Every other byte is
-    written exactly as it came.
+    Reads one message, or only its header, on stdin and writes it to stdout. It belongs to
+    a thread -- on one of LISTs, when given -- when its Message-ID, In-Reply-To or
+    References (nearest first) names the thread; else when the message index links one of
+    its ids, or its Outlook Thread-Index, to a message of the thread; else, for a reply
+    ("Re:" and the like) that nothing links to another conversation, when its subject is
+    that of the thread and it is dated within --subject-window after the thread's last
+    message. Then the header line (default `X-Mailthread: LIST`) is inserted as the last
+    line of the header, and the message's own id joins the thread. Existing fields of that
+    name are renamed Old-NAME, so senders cannot forge the mark. Every other byte is
+    written exactly as it came. Every message with ids goes into the message index.
 
     \b
     Exit status:
@@ -110,6 +137,8 @@ def match(settings: Settings, lists: tuple[str, ...], header: str) -> None:
       | mailthread match
     """
     argv = ["--timeout", str(settings.timeout), "match", *lists, "--header", header]
+    argv += [f"--me={address}" for address in me]
+    argv += ["--no-subject"] if no_subject else [f"--subject-window={subject_window}"]
     if settings.db:
         argv[:0] = ["--db", settings.db]
     stdout = click.get_binary_stream("stdout")
@@ -127,33 +156,22 @@ def check_list(ctx, param, value):
     return value
 
 
-_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
-# SQLite's date functions stop at year 0, and its integers at 2**63 - 1: a century is
-# "for good" for a mail thread, and keeps every date the store computes in range.
-_LONGEST = 36500 * 86400
-
-
 def parse_duration(ctx, param, value: str | None) -> int | None:
     """ "12h", "7d", "12w" -> seconds."""
     if value is None:
         return None
-    number, unit = value[:-1], value[-1:]
-    if not (number.isascii() and number.isdigit() and unit in _UNITS and int(number) > 0):
-        raise click.BadParameter(
-            f"{value!r}: use a positive whole number of hours, days or weeks, like 12h, 7d, 12w"
-        )
-    seconds = int(number) * _UNITS[unit]
-    if seconds > _LONGEST:
-        raise click.BadParameter(f"{value!r}: at most {format_duration(_LONGEST)} (100 years)")
-    return seconds
+    try:
+        return filter.parse_duration(value)
+    except filter.UsageError as e:
+        raise click.BadParameter(str(e)) from None
 
 
 def format_duration(seconds: int | None) -> str | None:
     if seconds is None:
         return None
-    for unit in ("d", "h"):  # "12w" reads back as "84d": days are what people count
-        if seconds % _UNITS[unit] == 0:
-            return f"{seconds // _UNITS[unit]}{unit}"
+    for unit, size in (("d", 86400), ("h", 3600)):  # "12w" reads back as "84d": days count
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
     return f"{seconds}s"
 
 
@@ -239,16 +257,15 @@ def add(
     with settings.store() as store:
         for message in messages:
             header = Header(message)
-            ids = header.ids_nearest_first()
-            own = header.own_id()
-            if not (own if subthread else ids):
+            facts = header.facts()
+            if not (facts.own if subthread else facts.ids):
                 missing += 1
                 continue
             subject = header.subject()
             if subthread:
-                added = store.add_subthread(own, list_name, subject, lifetime)
+                added = store.add_subthread(facts.own, list_name, subject, lifetime)
             else:
-                added = store.add_thread(ids, list_name, subject, lifetime)
+                added = store.add_message(facts, list_name, subject, lifetime)
             merged = f", merged {added.merged} other thread(s)" if added.merged else ""
             click.echo(
                 f"{added.list}: thread {added.thread} ({subject or 'no subject'}):"
@@ -305,20 +322,24 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
     )
 
 
-def message_ids(message_id: str | None, lists=()) -> tuple[list[str], Header | None]:
-    """The ids to look up: the given one, or those of the message on stdin."""
+def message_facts(message_id: str | None) -> tuple[Facts, Header | None]:
+    """What to look up: the given id, or the message on stdin."""
     if message_id is not None:
         msgid = message_id.strip()
         if msgid.startswith("<") and msgid.endswith(">"):
             msgid = msgid[1:-1].strip()
         if not msgid:
             raise click.BadParameter("empty message id", param_hint="--message-id")
-        return [msgid], None
+        return Facts(msgid, [], [msgid], None, None, False, None), None
     header = Header(click.get_binary_stream("stdin").read())
-    ids = header.ids_nearest_first()
-    if not ids:
-        raise Failure("no Message-ID, In-Reply-To or References in the message on stdin", 2)
-    return ids, header
+    facts = header.facts()
+    if not (facts.ids or facts.thread_index or facts.reply):
+        raise Failure(
+            "no Message-ID, In-Reply-To, References, Thread-Index or reply subject in the"
+            " message on stdin",
+            2,
+        )
+    return facts, header
 
 
 def describe(thread) -> str:
@@ -391,33 +412,62 @@ def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> N
 @cli.command()
 @click.argument("lists", nargs=-1, metavar="[LIST]...", callback=check_list)
 @click.option("--message-id", metavar="ID", help="Explain this id instead of a message on stdin.")
+@click.option(
+    "--subject-window",
+    "window",
+    metavar="DURATION",
+    default="30d",
+    show_default=True,
+    callback=parse_duration,
+    help="As for match.",
+)
+@click.option("--no-subject", is_flag=True, help="As for match.")
 @click.pass_obj
-def explain(settings: Settings, lists: tuple[str, ...], message_id: str | None) -> None:
+def explain(
+    settings: Settings,
+    lists: tuple[str, ...],
+    message_id: str | None,
+    window: int,
+    no_subject: bool,
+) -> None:
     """Say which thread a message on stdin belongs to, and why.
 
-    Its ids are looked up as `match` does -- own Message-ID, In-Reply-To, then References
-    from last to first, the first one stored deciding (only threads on LISTs, when given)
-    -- but nothing is learned or counted.
+    The message is looked up as `match` does -- its own Message-ID, In-Reply-To, then
+    References from last to first, the first one stored deciding; then the message index
+    and Outlook's Thread-Index; then a reply's subject (only threads on LISTs, when given)
+    -- but nothing is learned, counted or indexed.
 
     \b
     Exit status:
       0   it belongs to a thread
       1   it belongs to none
-      2   bad usage, or a message with no ids
+      2   bad usage, or a message with nothing to look up
       75  the database cannot be used now
     """
-    ids, header = message_ids(message_id)
+    facts, header = message_facts(message_id)
     with settings.store() as store:
-        hit = store.find(ids, lists)
+        hit = store.lookup(facts, lists, None if no_subject else window)
         thread = store.thread(hit.thread) if hit else None
     if hit is None or thread is None:
         where = f" on {', '.join(lists)}" if lists else ""
-        click.echo(f"in no thread{where}: none of its {len(ids)} id(s) is recorded")
+        click.echo(
+            f"in no thread{where}: none of its {len(facts.ids)} id(s) is recorded,"
+            " and nothing else links it to a thread"
+        )
         sys.exit(1)
-    if header is None:
+    if hit.rule == "index":
+        why = "the message index links its ids to this message of the thread"
+    elif hit.rule == "thread-index":
+        why = "its Outlook Thread-Index is that of this message's conversation"
+    elif hit.rule == "subject":
+        why = (
+            "nothing else links it: its reply subject is that of the thread, within"
+            f" {format_duration(window)} of the thread's last message"
+        )
+    elif header is None:
         why = "the id given"
     else:
-        own, parents, references = header.threading_ids()
+        own, parents, _ = header.threading_ids()
         field = (
             "its own Message-ID"
             if hit.msgid in own
@@ -425,13 +475,13 @@ def explain(settings: Settings, lists: tuple[str, ...], message_id: str | None) 
             if hit.msgid in parents
             else "its References"
         )
-        position = ids.index(hit.msgid)
+        position = facts.ids.index(hit.msgid)
         nearer = (
             f", nearest of its ids recorded ({position} nearer ones are not)" if position else ""
         )
         why = f"{field}{nearer}"
     click.echo(describe(thread))
-    click.echo(f"decided by <{hit.msgid}>: {why}")
+    click.echo(f"decided by <{hit.msgid}> ({hit.rule}): {why}")
 
 
 @cli.command()
@@ -456,12 +506,15 @@ def remove(settings: Settings, message_id: str | None, thread_id: int | None) ->
     """
     if message_id is not None and thread_id is not None:
         raise click.UsageError("give --message-id or --thread, not both")
-    ids = [] if thread_id is not None else message_ids(message_id)[0]
+    facts = None if thread_id is not None else message_facts(message_id)[0]
     with settings.store() as store:
-        if thread_id is None:
-            hit = store.find(ids)
+        if facts is not None:
+            hit = store.lookup(facts)
             if hit is None:
-                raise Failure(f"in no thread: none of its {len(ids)} id(s) is recorded")
+                raise Failure(
+                    f"in no thread: none of its {len(facts.ids)} id(s) is recorded,"
+                    " and nothing else links it to a thread"
+                )
             thread_id = hit.thread
         removed = store.remove(thread_id)
     if removed is None:
@@ -478,13 +531,23 @@ def remove(settings: Settings, message_id: str | None, thread_id: int | None) ->
     callback=parse_duration,
     help="Remove threads with no match for this long (12h, 7d, 12w).",
 )
+@click.option(
+    "--index-age",
+    default="180d",
+    show_default=True,
+    metavar="DURATION",
+    callback=parse_duration,
+    help="Drop message index entries of messages dated longer ago than this.",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would go, remove nothing.")
 @click.pass_obj
-def expire(settings: Settings, idle: int, dry_run: bool) -> None:
-    """Remove threads that have not matched for a while.
+def expire(settings: Settings, idle: int, index_age: int, dry_run: bool) -> None:
+    """Remove threads that have not matched for a while, and old message index entries.
 
     A thread goes when it has had no match (or, if it never matched, was recorded) longer
-    ago than --idle, or when its own lifetime (add --for) has passed. Run it from cron:
+    ago than --idle, or when its own lifetime (add --for) has passed. The message index
+    (what match and add saw of each message, to follow conversations) keeps the messages
+    of the last --index-age. Run it from cron:
 
     \b
       17 4 * * *  mailthread expire --idle 90d
@@ -495,11 +558,16 @@ def expire(settings: Settings, idle: int, dry_run: bool) -> None:
     """
     with settings.store() as store:
         expired = store.expire(idle, dry_run)
+        dropped = store.expire_index(index_age, dry_run)
     verb = "would remove" if dry_run else "removed"
     for thread in expired:
         click.echo(f"{verb} {describe(thread)}; last active {thread.last_match or thread.created}")
     count = f"{len(expired)} thread{'s' * (len(expired) != 1)}"
-    click.echo(f"{verb} {count}: idle over {format_duration(idle)} or past their own lifetime")
+    entries = f"{dropped} message index entr{'ies' if dropped != 1 else 'y'}"
+    click.echo(
+        f"{verb} {count}: idle over {format_duration(idle)} or past their own lifetime;"
+        f" {entries} of messages dated over {format_duration(index_age)} ago"
+    )
 
 
 # click 8.2 and later raise this for a group run without a command (older ones exit 0).

@@ -16,7 +16,7 @@ from collections import namedtuple
 from io import BufferedIOBase  # already loaded by the interpreter, unlike typing
 
 from mailthread.message import Header, field_name
-from mailthread.store import DEFAULT_TIMEOUT, Store, StoreError, default_path
+from mailthread.store import DEFAULT_TIMEOUT, SUBJECT_WINDOW, Store, StoreError, default_path
 
 EX_OK = 0
 EX_TEMPFAIL = 75
@@ -30,7 +30,16 @@ class UsageError(Exception):
     pass
 
 
-MatchArgs = namedtuple("MatchArgs", "db timeout lists header")
+# me: the user's addresses (lower-cased); window: how long after a thread's last message a
+# reply may be linked by its subject alone (None: never).
+MatchArgs = namedtuple("MatchArgs", "db timeout lists header me window")
+_MATCH_OPTIONS = ("--header", "--me", "--subject-window")
+_FLAGS = ("--no-subject",)
+_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+# SQLite's date functions stop at year 0, and its integers at 2**63 - 1: a century is
+# "for good" for a mail thread, and keeps every date the store computes in range.
+LONGEST = 36500 * 86400
+TO_ME = "; to-me"
 
 
 def check_list_name(name: str) -> str:
@@ -62,6 +71,30 @@ def check_timeout(value: str) -> float:
     return seconds
 
 
+def parse_duration(value: str) -> int:
+    """ "12h", "7d", "12w" -> seconds; UsageError (without the option's name) otherwise."""
+    number, unit = value[:-1], value[-1:]
+    if not (number.isascii() and number.isdigit() and unit in _UNITS and int(number) > 0):
+        raise UsageError(
+            f"{value!r}: use a positive whole number of hours, days or weeks, like 12h, 7d, 12w"
+        )
+    seconds = int(number) * _UNITS[unit]
+    if seconds > LONGEST:
+        raise UsageError(f"{value!r}: at most {LONGEST // 86400}d (100 years)")
+    return seconds
+
+
+def my_addresses(values) -> frozenset[str]:
+    """The addresses of --me options and $MAILTHREAD_ME (separated by blanks or commas)."""
+    found = set()
+    for value in values:
+        for address in value.replace(",", " ").split():
+            if "@" not in address.strip("@"):
+                raise UsageError(f"invalid --me {address!r}: an address like you@example.com")
+            found.add(address.strip("<>").lower())
+    return frozenset(found)
+
+
 def is_match_command(argv: list[str]) -> bool:
     """Whether ``argv`` (without the program name) runs ``match``, so that this module, not
     click, must handle it. ``--help`` anywhere goes to click, which prints the help text."""
@@ -83,12 +116,15 @@ def is_match_command(argv: list[str]) -> bool:
     return False
 
 
-def parse_args(argv: list[str]) -> MatchArgs:
-    """Parse ``[--db PATH] [--timeout S] match [LIST]... [--header LINE]``."""
+def parse_args(argv: list[str], environ) -> MatchArgs:
+    """Parse ``[--db PATH] [--timeout S] match [LIST]... [--header LINE] [--me ADDRESS]...
+    [--no-subject | --subject-window DURATION]``."""
     db = None
     timeout = DEFAULT_TIMEOUT
     lists: list[str] = []
     header = DEFAULT_HEADER
+    me = [environ.get("MAILTHREAD_ME", "")]
+    window: int | None = SUBJECT_WINDOW
     args = iter(argv)
     seen_command = False
     only_positionals = False
@@ -98,9 +134,14 @@ def parse_args(argv: list[str]) -> MatchArgs:
             if arg == "--":
                 only_positionals = True
                 continue
-            allowed = ("--header",) if seen_command else _GROUP_OPTIONS
+            allowed = _MATCH_OPTIONS + _FLAGS if seen_command else _GROUP_OPTIONS
             if name not in allowed:
                 raise UsageError(f"no such option: {name}")
+            if name in _FLAGS:
+                if equals:
+                    raise UsageError(f"option {name} does not take a value")
+                window = None
+                continue
             if not equals:
                 value = next(args, None)
                 if value is None:
@@ -109,30 +150,47 @@ def parse_args(argv: list[str]) -> MatchArgs:
                 db = value
             elif name == "--timeout":
                 timeout = check_timeout(value)
+            elif name == "--me":
+                me.append(value)
+            elif name == "--subject-window":
+                try:
+                    window = parse_duration(value)
+                except UsageError as e:
+                    raise UsageError(f"invalid --subject-window {e}") from None
             else:
                 header = check_header(value)
         elif not seen_command:
             seen_command = True  # is_match_command() saw to it that this is "match"
         else:
             lists.append(check_list_name(arg))
-    return MatchArgs(db, timeout, tuple(lists), header)
+    return MatchArgs(db, timeout, tuple(lists), header, my_addresses(me), window)
 
 
 def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
     """The pieces of the message to write out, after looking it up and learning from it."""
     header = Header(raw)
     injected = field_name(args.header)
-    ids = header.ids_nearest_first()
+    facts = header.facts()
     line = None
-    if ids:
-        store = Store.open(args.db or default_path(environ), args.timeout)
+    if facts.ids or facts.thread_index or (facts.reply and facts.subject is not None):
+        # Losing the last index entries on a power cut costs nothing that matters: do not
+        # wait for the disk on every mail.
+        store = Store.open(args.db or default_path(environ), args.timeout, durable=False)
         try:
-            hit = store.find(ids, args.lists)
+            hit = store.lookup(facts, args.lists, args.window)
+            to_me = mine = None
+            if args.me:
+                to, cc = header.recipients()
+                mine = (to | cc) & args.me
+                to_me = bool(mine)
             if hit is not None:
-                line = args.header.replace("{list}", hit.list).encode("utf-8")
+                value = args.header.replace("{list}", hit.list)
+                if mine and ((to and to <= args.me) or store.parent_to_me(facts) is False):
+                    value += TO_ME  # addressed to me alone, or newly to me
+                line = value.encode("utf-8")
                 if b"\n" in line or b"\r" in line:  # only a hand-edited database has such names
                     raise StoreError(f"list name {hit.list!r} contains a line break")
-                store.learn(hit, header.own_id())
+            store.record(facts, hit, to_me)
         finally:
             store.close()
     return header.rewrite(line, injected.encode("ascii"))
@@ -155,7 +213,7 @@ def run(argv: list[str], stdin: BufferedIOBase, stdout: BufferedIOBase, stderr, 
     raw = b""
     try:
         raw = stdin.read()
-        args = parse_args(argv)
+        args = parse_args(argv, environ)
         pieces = filter_message(raw, args, environ)
         status = EX_OK
     except (UsageError, StoreError) as e:

@@ -9,10 +9,20 @@ This module is on the per-mail ``match`` path, so it imports nothing at all: not
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 _BLANKS = b" \t"
 # Bytes that end a bare word in a threading field.
 _WORD_END = frozenset(b' \t\r\n\x0b\x0c,;<>()"')
 _SPACE = frozenset(b" \t\r\n\x0b\x0c,;>")
+
+
+# What the message index keeps of a message: own id (or None), its parents' ids nearest
+# first (In-Reply-To, then References from last to first), every id (own first), Outlook's
+# conversation key ("thread-index:" + hex of the first 22 bytes of Thread-Index, or None),
+# the hash of its normalised subject (or None), whether the subject has a reply prefix,
+# and its Date in seconds since the epoch (or None).
+Facts = namedtuple("Facts", "own parents ids thread_index subject reply date")
 
 
 class Header:
@@ -92,6 +102,46 @@ class Header:
         own, parents, references = self.threading_ids()
         references.reverse()
         return list(dict.fromkeys(own + parents + references))
+
+    def facts(self) -> Facts:
+        own, parents, references = self.threading_ids()
+        references.reverse()
+        ids = list(dict.fromkeys(own + parents + references))
+        own_id = own[0] if own else None
+        subject, reply = None, False
+        values = self.field_values(b"subject")
+        if values:
+            normalised, reply = normalise_subject(decode_words(values[0]))
+            subject = subject_hash(normalised) if normalised else None
+        dates = self.field_values(b"date")
+        return Facts(
+            own_id,
+            [msgid for msgid in ids if msgid != own_id],
+            ids,
+            self.thread_index(),
+            subject,
+            reply,
+            parse_date(dates[0]) if dates else None,
+        )
+
+    def thread_index(self) -> str | None:
+        """Outlook's conversation key: the first 22 bytes of Thread-Index (a reserved byte,
+        a time and a GUID), which every message of one conversation shares."""
+        values = self.field_values(b"thread-index")
+        if not values:
+            return None
+        import binascii
+
+        value = b"".join(values[0].split())
+        try:
+            data = binascii.a2b_base64(value + b"=" * (-len(value) % 4))
+        except ValueError:
+            return None
+        return f"thread-index:{data[:22].hex()}" if len(data) >= 22 else None
+
+    def recipients(self) -> tuple[set[str], set[str]]:
+        """The addresses in To (and Resent-To) and in Cc, lower-cased."""
+        return addresses(self.field_values(b"to")), addresses(self.field_values(b"cc"))
 
     def field_values(self, name: bytes) -> list[bytes]:
         """The unfolded raw values of every field called ``name`` (ASCII, any case)."""
@@ -274,3 +324,145 @@ def _end_of_mime_body(raw: bytes, start: int) -> int:
         closing = raw.find(marker, body)
         return len(raw) if closing < 0 else closing + len(marker)
     return body
+
+
+# -- what the message index keeps of a message (see store.Store.observe) -------------------
+
+# Reply prefixes, as mail clients write them in many languages (compared case-folded, after
+# a counter such as "Re[2]" or "Re^2" is dropped). Forward prefixes (Fwd:, WG:, TR:) are not
+# here: a forwarded message starts a conversation of its own.
+REPLY_PREFIXES = frozenset(["re", "aw", "sv", "vs", "antw", "réf", "ref", "odp", "rif", "ynt"])
+_MONTHS = {
+    name: n
+    for n, name in enumerate(
+        (b"jan", b"feb", b"mar", b"apr", b"may", b"jun")
+        + (b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"),
+        start=1,
+    )
+}
+# RFC 5322 4.3 obsolete zone names; military letters and unknown names count as UTC.
+_ZONES = {b"ut": 0, b"utc": 0, b"gmt": 0, b"z": 0, b"edt": -4, b"est": -5, b"cdt": -5}
+_ZONES.update({b"cst": -6, b"mdt": -6, b"mst": -7, b"pdt": -7, b"pst": -8})
+_ADDRESS_SEPARATORS = b' \t\r\n,;<>()"'
+
+
+def decode_words(value: bytes) -> str:
+    """A header value with its RFC 2047 encoded words decoded; other bytes as UTF-8."""
+    if b"=?" not in value:
+        return value.decode("utf-8", "replace")
+    import binascii  # built in: cheap, and only for encoded subjects
+
+    out: list[str] = []
+    pos = 0
+    after_word = False
+    while True:
+        start = value.find(b"=?", pos)
+        first = value.find(b"?", start + 2) if start >= 0 else -1
+        second = value.find(b"?", first + 1) if first >= 0 else -1
+        end = value.find(b"?=", second + 1) if second >= 0 else -1
+        if end < 0:
+            break
+        charset = value[start + 2 : first].split(b"*")[0].decode("ascii", "replace")
+        encoding, text = value[first + 1 : second].upper(), value[second + 1 : end]
+        try:
+            if encoding == b"B":
+                data = binascii.a2b_base64(text + b"=" * (-len(text) % 4))
+            elif encoding == b"Q":
+                data = binascii.a2b_qp(text, header=True)
+            else:
+                raise ValueError(encoding)
+            word = data.decode(charset, "replace")
+        except (LookupError, ValueError):  # binascii.Error is a ValueError
+            word = value[start : end + 2].decode("utf-8", "replace")
+        between = value[pos:start]
+        if not (after_word and not between.strip()):  # blanks between two words vanish
+            out.append(between.decode("utf-8", "replace"))
+        out.append(word)
+        after_word = True
+        pos = end + 2
+    out.append(value[pos:].decode("utf-8", "replace"))
+    return "".join(out)
+
+
+def normalise_subject(text: str) -> tuple[str, bool]:
+    """(the subject without list tags and reply prefixes, case-folded, blanks collapsed;
+    whether it had a reply prefix). "[list] Re: AW: [list] Topic" gives ("topic", True)."""
+    rest = text.strip()
+    reply = False
+    while rest:
+        if rest.startswith("["):
+            close = rest.find("]")
+            if close < 0:
+                break
+            rest = rest[close + 1 :].lstrip()
+            continue
+        colon = rest.find(":")
+        word = rest[:colon].rstrip() if 0 < colon <= 10 else ""
+        for counter in "[^(":
+            word = word.split(counter, 1)[0]
+        if word.casefold() not in REPLY_PREFIXES:
+            break
+        reply = True
+        rest = rest[colon + 1 :].lstrip()
+    return " ".join(rest.casefold().split()), reply
+
+
+def subject_hash(normalised: str) -> int:
+    """A signed 64-bit hash of a normalised subject: the index keeps this, not the text."""
+    try:
+        from _blake2 import blake2b  # hashlib would also load OpenSSL: 5 ms more per mail
+    except ImportError:  # pragma: no cover - interpreters without the builtin module
+        from hashlib import blake2b
+    digest = blake2b(normalised.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def parse_date(value: bytes) -> int | None:
+    """Seconds since the epoch of an RFC 5322 date (obsolete forms included), or None."""
+    day = month = year = clock = offset = None
+    for word in value.replace(b",", b" ").split():
+        lower = word.lower().strip(b"()")
+        if month is None and lower[:3] in _MONTHS and lower.isalpha():
+            month = _MONTHS[lower[:3]]
+        elif clock is None and b":" in word:
+            parts = word.split(b":")
+            if not all(part.isdigit() for part in parts) or len(parts) > 3:
+                return None
+            clock = [int(part) for part in parts] + [0] * (3 - len(parts))
+        elif word[:1] in (b"+", b"-") and len(word) == 5 and word[1:].isdigit() and clock:
+            minutes = int(word[1:3]) * 60 + int(word[3:5])
+            offset = minutes * 60 if word[:1] == b"+" else -minutes * 60
+        elif word.isdigit():
+            if day is None and len(word) <= 2:
+                day = int(word)
+            elif year is None:
+                year = int(word)
+        elif offset is None and lower in _ZONES:  # "+0800 (CST)": the number decides
+            offset = _ZONES[lower] * 3600
+    if day is None or month is None or year is None or clock is None:
+        return None
+    if year < 100:
+        year += 2000 if year < 50 else 1900
+    hour, minute, second = clock
+    if not (1 <= day <= 31 and 1900 <= year <= 9999 and hour < 24 and minute < 60):
+        return None
+    # Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    y = year - (month <= 2)
+    era = y // 400
+    year_of_era = y - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    days = era * 146097 + day_of_era - 719468
+    return days * 86400 + hour * 3600 + minute * 60 + min(second, 60) - (offset or 0)
+
+
+def addresses(values: list[bytes]) -> set[str]:
+    """The mail addresses (words with an @) of address fields, lower-cased."""
+    found = set()
+    for value in values:
+        for sep in _ADDRESS_SEPARATORS[1:]:
+            value = value.replace(bytes([sep]), b" ")
+        for word in value.split():
+            if b"@" in word.strip(b"@"):
+                found.add(word.decode("latin-1").lower())
+    return found

@@ -39,6 +39,25 @@ MIGRATIONS: list[list[str]] = [
     ],
     # 2: `add --for`: a thread's own idle lifetime, in seconds (NULL: until `expire`).
     ["ALTER TABLE threads ADD COLUMN expires_after INTEGER"],
+    # 3: the message index. Every id a message names (and Outlook's conversation key, as
+    # "thread-index:HEX") is a row; the ids of messages linked by their headers share a
+    # conversation number. date: the Date of the latest message that named the id (seconds
+    # since the epoch); subject (a hash of the normalised subject, never its text) and
+    # to_me are known for the messages that were seen, not for ids only named as parents.
+    # A `--subthread` thread is followed by its own ids only, never through the index.
+    [
+        """CREATE TABLE seen (
+            msgid TEXT PRIMARY KEY,
+            conv INTEGER NOT NULL,
+            date INTEGER NOT NULL,
+            subject INTEGER,
+            to_me INTEGER
+        ) WITHOUT ROWID""",
+        "CREATE INDEX seen_conv ON seen(conv)",
+        "CREATE INDEX seen_subject ON seen(subject, date) WHERE subject IS NOT NULL",
+        "CREATE INDEX seen_date ON seen(date)",
+        "ALTER TABLE threads ADD COLUMN subthread INTEGER NOT NULL DEFAULT 0",
+    ],
 ]
 # When a thread was last active: its last match, or when it was recorded.
 _ACTIVITY = "coalesce(threads.last_match, threads.created)"
@@ -55,8 +74,14 @@ class StoreError(Exception):
 
 
 # (namedtuple, not typing.NamedTuple: importing typing costs the per-mail path ~7 ms.)
-# msgid: the id of the message that was found in the store.
-Hit = namedtuple("Hit", "msgid thread list")
+# msgid: the stored id that linked the message to the thread; rule: how it was linked --
+# "id" (one of its own ids is in the thread), "index" (the message index links one of its
+# ids to the thread), "thread-index" (Outlook's conversation key does) or "subject".
+Hit = namedtuple("Hit", "msgid thread list rule")
+# How long after a thread's last message a reply that only its subject links still counts.
+SUBJECT_WINDOW = 30 * 86400
+# At most this many ids of one message go into the index (real References hold under 40).
+_MAX_KEYS = 100
 # new_ids: ids that were not stored before; merged: other threads merged into this one;
 # changed: whether anything changed (new, merged, more ids, another list or lifetime).
 Added = namedtuple("Added", "thread list new_ids merged created changed")
@@ -81,6 +106,21 @@ def default_path(environ) -> str:
     return os.path.join(data_home, "mailthread", "threads.db")
 
 
+def _now() -> int:
+    import time
+
+    return int(time.time())
+
+
+def _keys(facts) -> list[str]:
+    """What the index keeps of a message: its ids that hold an @ (``<yes>`` or ``<>`` would
+    link unrelated mail), and its Outlook conversation key."""
+    keys = [msgid for msgid in facts.ids if "@" in msgid][:_MAX_KEYS]
+    if facts.thread_index:
+        keys.append(facts.thread_index)
+    return keys
+
+
 def _chunks(items: list, size: int = _CHUNK):
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -96,8 +136,10 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, path: str, timeout: float = DEFAULT_TIMEOUT) -> Store:
-        """Open the store, creating it (and its folder, private to the owner) on first use."""
+    def open(cls, path: str, timeout: float = DEFAULT_TIMEOUT, durable: bool = True) -> Store:
+        """Open the store, creating it (and its folder, private to the owner) on first use.
+        Not ``durable``: a commit does not wait for the disk, so a power cut may undo the
+        last ones (the database stays consistent)."""
         try:
             if not os.path.exists(path):
                 folder = os.path.dirname(path)
@@ -114,6 +156,8 @@ class Store:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
                 store._migrate(version)
+            if not durable:
+                conn.execute("PRAGMA synchronous=NORMAL")
         return store
 
     def close(self) -> None:
@@ -162,29 +206,231 @@ class Store:
                     found = {row[0]: row for row in rows}
                     for msgid in chunk:
                         if msgid in found:
-                            return Hit(*found[msgid])
+                            return Hit(*found[msgid], "id")
         return None
 
-    def learn(self, hit: Hit, own_id: str | None) -> None:
-        """Count a match and add the message's own id to the thread that matched it.
+    def lookup(
+        self, facts, lists: tuple[str, ...] = (), window: int | None = SUBJECT_WINDOW
+    ) -> Hit | None:
+        """The thread of a message (``message.Facts``): by its own ids, else through the
+        message index (its ids or its Outlook conversation key), else -- with a ``window``
+        -- by its reply subject."""
+        hit = self.find(facts.ids, lists)
+        if hit is None:
+            hit = self._find_linked(facts, lists)
+        if hit is None and window is not None:
+            hit = self._find_by_subject(facts, lists, window)
+        return hit
 
-        The thread is looked up again inside the write transaction: an ``add`` running
-        meanwhile may have merged it into another one.
-        """
-        with self._errors(), self._transaction():
-            if own_id is not None:
+    def _convs(self, keys: list[str]) -> dict[str, int]:
+        """key -> conversation, for the keys the index knows."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(keys):
+            found.update(
                 self.conn.execute(
-                    "INSERT OR IGNORE INTO ids (msgid, thread)"
-                    " SELECT ?, thread FROM ids WHERE msgid = ?",
-                    (own_id, hit.msgid),
+                    f"SELECT msgid, conv FROM seen WHERE msgid IN ({_marks(len(chunk))})", chunk
                 )
-            self.conn.execute(
-                f"UPDATE threads SET hits = hits + 1, last_match = {_NOW}"
-                " WHERE id = (SELECT thread FROM ids WHERE msgid = ?)",
-                (hit.msgid,),
+            )
+        return found
+
+    def _thread_of_convs(self, convs, lists: tuple[str, ...] = ()):
+        """(msgid, thread, list, conv) of the newest whole thread holding an id of one of
+        ``convs``, or None."""
+        convs = sorted(set(convs))
+        list_filter = f" AND threads.list IN ({_marks(len(lists))})" if lists else ""
+        return self.conn.execute(
+            "SELECT ids.msgid, threads.id, threads.list, seen.conv FROM seen"
+            " JOIN ids ON ids.msgid = seen.msgid JOIN threads ON threads.id = ids.thread"
+            f" WHERE seen.conv IN ({_marks(len(convs))}) AND threads.subthread = 0"
+            f" AND NOT {_LAPSED}{list_filter} ORDER BY threads.id DESC LIMIT 1",
+            [*convs, *lists],
+        ).fetchone()
+
+    def _find_linked(self, facts, lists: tuple[str, ...]) -> Hit | None:
+        keys = _keys(facts)
+        with self._errors():
+            convs = self._convs(keys)
+            if not convs:
+                return None
+            row = self._thread_of_convs(convs.values(), lists)
+        if row is None:
+            return None
+        msgid, thread, list_name, conv = row
+        by_id = any(c == conv and not k.startswith("thread-index:") for k, c in convs.items())
+        return Hit(msgid, thread, list_name, "index" if by_id else "thread-index")
+
+    def _find_by_subject(self, facts, lists: tuple[str, ...], window: int) -> Hit | None:
+        """A reply that nothing else links: the one thread whose conversation has a message
+        of the same normalised subject, if the reply is dated within ``window`` after that
+        conversation's last message. Not when the index knows one of its parents to be in
+        another conversation, nor when several conversations of that subject fit."""
+        if not facts.reply or facts.subject is None:
+            return None
+        date = facts.date if facts.date is not None else _now()
+        with self._errors():
+            first: dict[int, int] = {}  # conversation -> its earliest date with this subject
+            for conv, when in self.conn.execute(
+                "SELECT conv, date FROM seen WHERE subject = ? ORDER BY date DESC LIMIT 50",
+                (facts.subject,),
+            ):
+                first[conv] = when
+            candidates = []
+            for conv, earliest in first.items():
+                (last,) = self.conn.execute(
+                    "SELECT max(date) FROM seen WHERE conv = ?", (conv,)
+                ).fetchone()
+                if earliest - window <= date <= last + window:
+                    candidates.append(conv)
+            if not candidates:
+                return None
+            parents = self._convs([k for k in facts.parents if "@" in k][:_MAX_KEYS])
+            if set(parents.values()) - set(candidates):
+                return None
+            threads = {self._thread_of_convs([conv]) for conv in candidates}
+        if len(threads) != 1 or None in threads:
+            return None  # several conversations of this subject, or one nobody muted
+        msgid, thread, list_name, _ = threads.pop()
+        if lists and list_name not in lists:
+            return None
+        return Hit(msgid, thread, list_name, "subject")
+
+    def parent_to_me(self, facts) -> bool | None:
+        """Whether the nearest parent the index saw was addressed to me (None: unknown)."""
+        parents = [k for k in facts.parents if "@" in k][:_MAX_KEYS]
+        if not parents:
+            return None
+        with self._errors():
+            known = dict(
+                self.conn.execute(
+                    f"SELECT msgid, to_me FROM seen WHERE msgid IN ({_marks(len(parents))})"
+                    " AND to_me IS NOT NULL",
+                    parents,
+                )
+            )
+        for msgid in parents:
+            if msgid in known:
+                return bool(known[msgid])
+        return None
+
+    def record(self, facts, hit: Hit | None = None, to_me: bool | None = None) -> None:
+        """Put a message into the index and, when it matched ``hit``, count the match and
+        add its own id to that thread -- one write transaction."""
+        with self._errors(), self._transaction():
+            self._observe(facts, hit, to_me)
+            if hit is not None:
+                self._learn(hit, facts.own)
+
+    def _observe(self, facts, hit: Hit | None = None, to_me: bool | None = None) -> None:
+        keys = _keys(facts)
+        if not keys:
+            return
+        conn = self.conn
+        found = self._convs(keys)
+        convs = set(found.values())
+        if hit is not None and hit.rule == "subject":
+            convs.update(self._convs([hit.msgid]).values())  # join the conversation
+        if not convs:
+            (target,) = conn.execute("SELECT coalesce(max(conv), 0) + 1 FROM seen").fetchone()
+        elif len(convs) == 1:
+            (target,) = convs
+        else:
+            # Renumber the smaller conversations: the work is their size, never the index's.
+            sizes = {
+                conv: conn.execute("SELECT count(*) FROM seen WHERE conv = ?", (conv,)).fetchone()[
+                    0
+                ]
+                for conv in convs
+            }
+            target = max(sorted(convs), key=sizes.__getitem__)
+            others = sorted(convs - {target})
+            conn.execute(
+                f"UPDATE seen SET conv = ? WHERE conv IN ({_marks(len(others))})",
+                [target, *others],
+            )
+        date = facts.date if facts.date is not None else _now()
+        conn.executemany(
+            "INSERT INTO seen (msgid, conv, date) VALUES (?, ?, ?) ON CONFLICT (msgid)"
+            " DO UPDATE SET conv = excluded.conv, date = max(date, excluded.date)",
+            [(key, target, date) for key in keys],
+        )
+        if facts.own in keys:
+            conn.execute(
+                "UPDATE seen SET subject = coalesce(?, subject), to_me = coalesce(?, to_me)"
+                " WHERE msgid = ?",
+                (facts.subject, None if to_me is None else int(to_me), facts.own),
             )
 
+    def conversation(self, facts) -> list[str]:
+        """The ids of every message the index links to this one (its own included)."""
+        with self._errors():
+            return self._members(facts)
+
+    def expire_index(self, age: int, dry_run: bool = False) -> int:
+        """Drop the index entries of messages dated more than ``age`` seconds ago."""
+        with self._errors(), self._transaction():
+            where = "WHERE date < ?"
+            cutoff = (_now() - age,)
+            (count,) = self.conn.execute(f"SELECT count(*) FROM seen {where}", cutoff).fetchone()
+            if not dry_run:
+                self.conn.execute(f"DELETE FROM seen {where}", cutoff)
+        return count
+
+    def learn(self, hit: Hit, own_id: str | None) -> None:
+        """Count a match and add the message's own id to the thread that matched it."""
+        with self._errors(), self._transaction():
+            self._learn(hit, own_id)
+
+    def _learn(self, hit: Hit, own_id: str | None) -> None:
+        # The thread is looked up again inside the write transaction: an ``add`` running
+        # meanwhile may have merged it into another one.
+        if own_id is not None:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO ids (msgid, thread)"
+                " SELECT ?, thread FROM ids WHERE msgid = ?",
+                (own_id, hit.msgid),
+            )
+        self.conn.execute(
+            f"UPDATE threads SET hits = hits + 1, last_match = {_NOW}"
+            " WHERE id = (SELECT thread FROM ids WHERE msgid = ?)",
+            (hit.msgid,),
+        )
+
     # -- add -------------------------------------------------------------------------------
+
+    def add_message(
+        self,
+        facts,
+        list_name: str,
+        subject: str | None,
+        lifetime: int | None = None,
+        to_me: bool | None = None,
+    ) -> Added:
+        """Record the thread of a message on ``list_name``: its own ids (merging the stored
+        threads that hold one of them, as ``add_thread``) and every id of the conversation
+        the message index links it to (those already in another thread stay there)."""
+        with self._errors(), self._transaction():
+            self._observe(facts, None, to_me)
+            added = self._record(facts.ids, list_name, subject, lifetime)
+            before = self.conn.total_changes
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO ids (msgid, thread) VALUES (?, ?)",
+                ((msgid, added.thread) for msgid in self._members(facts)),
+            )
+            more = self.conn.total_changes - before
+        return added._replace(new_ids=added.new_ids + more, changed=added.changed or more > 0)
+
+    def _members(self, facts) -> list[str]:
+        convs = sorted(set(self._convs(_keys(facts)).values()))
+        members: list[str] = []
+        for chunk in _chunks(convs):
+            members += [
+                msgid
+                for (msgid,) in self.conn.execute(
+                    f"SELECT msgid FROM seen WHERE conv IN ({_marks(len(chunk))})", chunk
+                )
+                if not msgid.startswith("thread-index:")
+            ]
+        return members
 
     def add_thread(
         self, ids: list[str], list_name: str, subject: str | None, lifetime: int | None = None
@@ -290,8 +536,8 @@ class Store:
                 )
                 conn.execute(f"DELETE FROM threads WHERE id IN ({marks})", chunk)
             conn.execute(
-                "UPDATE threads SET list = ?, hits = ?, last_match = ?, expires_after = ?"
-                " WHERE id = ?",
+                "UPDATE threads SET list = ?, hits = ?, last_match = ?, expires_after = ?,"
+                " subthread = 0 WHERE id = ?",
                 (list_name, hits, last_match, lifetime, target),
             )
         else:
@@ -321,21 +567,25 @@ class Store:
                 ).fetchone()
                 if size == 1:
                     conn.execute(
-                        "UPDATE threads SET list = ?, expires_after = ? WHERE id = ?",
+                        "UPDATE threads SET list = ?, expires_after = ?, subthread = 1"
+                        " WHERE id = ?",
                         (list_name, lifetime, old),
                     )
                     return Added(old, list_name, 0, 0, False, True)
-                target = self._new_thread(list_name, subject, lifetime)
+                target = self._new_thread(list_name, subject, lifetime, subthread=True)
                 conn.execute("UPDATE ids SET thread = ? WHERE msgid = ?", (target, own_id))
                 return Added(target, list_name, 0, 0, True, True)
-            target = self._new_thread(list_name, subject, lifetime)
+            target = self._new_thread(list_name, subject, lifetime, subthread=True)
             conn.execute("INSERT INTO ids (msgid, thread) VALUES (?, ?)", (own_id, target))
             return Added(target, list_name, 1, 0, True, True)
 
-    def _new_thread(self, list_name: str, subject: str | None, lifetime: int | None) -> int:
+    def _new_thread(
+        self, list_name: str, subject: str | None, lifetime: int | None, subthread: bool = False
+    ) -> int:
         cursor = self.conn.execute(
-            f"INSERT INTO threads (list, subject, created, expires_after) VALUES (?, ?, {_NOW}, ?)",
-            (list_name, subject, lifetime),
+            "INSERT INTO threads (list, subject, created, expires_after, subthread)"
+            f" VALUES (?, ?, {_NOW}, ?, ?)",
+            (list_name, subject, lifetime, int(subthread)),
         )
         return cursor.lastrowid
 

@@ -1,0 +1,974 @@
+#!/usr/bin/env python3
+"""Recall and false positives of `mailthread` and of the baseline shell filter, replaying real
+mailing-list mail in Date order, the way procmail and mutt would run them.
+
+    PATH=.venv/bin:$PATH python3 bench/replay.py [PATH]... [--tool mailthread|baseline|both]
+        [--protocol first|third|both] [--only SUBSTRING] [--jobs 2] [--per-mailbox]
+        [--misses] [--json]
+
+PATH (default ../shared/corpus) is searched for mailboxes; each one is replayed on its own,
+as if one user were subscribed to that list, with a fresh database / refs file per tool and
+protocol:
+
+- an mbox file (a file starting with "From "), split at every line starting with "From ";
+  an entry keeps its bytes exactly as in the file, From_ line and line ends (CRLF) included;
+- a folder holding message files directly and/or cur/ and new/: its own files plus those of
+  its cur/ and new/. Each such folder is its own mailbox: notmuch/default, notmuch/default/bar,
+  notmuch/default/bar/baz, ... are five mailboxes, not one.
+
+A mailbox's messages are delivered in Date order (a stable sort; a missing or unparsable Date
+counts as the date of the message before it in the file). Delivering a message runs the
+filter on the whole message, one process per message, and notes whether it came out flagged:
+
+- mailthread: `mailthread --db DB match`; flagged when the output's header has an
+  `X-Mailthread:` line that the input's header has not. Muting: `mailthread --db DB add muted`
+  with the same message on stdin. `mailthread` is the one found on PATH.
+- baseline: `../shared/baseline/match-thread.sh REFS "Procmail-Muted: true"`; flagged when the
+  output's header has that line and the input's has not. Muting emulates add-thread.sh as
+  ../shared/baseline/README.md describes it (it is not published): the whitespace-separated
+  tokens of `formail -x references -x message-id` (run for real, newlines deleted as
+  match-thread.sh does); the first line of REFS containing one of them as a substring is
+  replaced by the union of its tokens and the new ones, else a line is appended; written
+  back through REFS.tmp and a rename; each token is followed by a space.
+
+Ground truth, computed here and not with mailthread's code: conversations are the connected
+components of a union-find over each message's ids - Message-ID, In-Reply-To, References,
+both <bracketed> ids and bare tokens containing "@" (outside parenthesised comments and
+before a ";": Mutt 1.0 writes "; from user@host on DATE"), case-sensitive - and the first
+22 bytes of its base64-decoded Thread-Index (Outlook's conversation key), plus messages
+with the same non-empty normalised subject less than 45 days apart (RFC 2047-decoded,
+leading Re:/RE:/Fwd:/Fw:/AW:/SV:/Antw:/Réf:/Re[2]: prefixes and [tags] stripped however
+many, whitespace collapsed, casefolded; [PATCH v2] is a tag too). This is how
+../shared/corpus/SOURCES.md built its samples.
+
+Protocols, conversations numbered by first arrival in the mailbox:
+
+- first: the 1st, 3rd, 5th... conversation is muted right after its first message;
+- third: among conversations of at least 3 messages, the 1st, 3rd, 5th... is muted right after
+  its third message has been delivered.
+
+Counts per protocol and tool: muted conversations; "later" = their messages delivered after
+the mute point; "caught" = those that came out flagged (recall = caught / later); "other" =
+the messages of conversations never selected for muting; "false positives" = those that came
+out flagged. Messages of a muted conversation up to its mute point count nowhere, nor do
+conversations selected but never muted. `match` exiting 75 (message passed unchanged) counts
+as not flagged and is reported, as is any other failure.
+
+--misses lists every later message mailthread missed (the baseline's with --tool baseline),
+grouped by why the ground truth links it to a muted conversation when the tool does not, and
+every false positive with the id it shares with a muted conversation. --jobs N replays N
+mailboxes at a time, one process each; results do not depend on N. Tests can import this
+file (bench/ on sys.path) and call replay_mailbox(path, tool, protocol, workdir).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import email.errors
+import email.header
+import email.utils
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE.parent.parent / "shared" / "corpus"
+BASELINE = HERE.parent.parent / "shared" / "baseline" / "match-thread.sh"
+BASELINE_HEADER = "Procmail-Muted: true"
+TOOLS = ("mailthread", "baseline")
+PROTOCOLS = ("first", "third")
+MUTE_AT = {"first": 1, "third": 3}
+SUBJECT_WINDOW = timedelta(days=45)
+EX_TEMPFAIL = 75
+
+_FIELD_NAME = re.compile(rb"[!-9;-~]+:")  # a header line "Name:" (printable, no colon)
+_BRACKETED = re.compile(r"<([^<>]*)>")
+_COMMENT = re.compile(r"\([^()]*\)")
+_BARE_SPLIT = re.compile(r"[\s,<>]+")
+_PREFIXES = re.compile(
+    r"^(?:\s*(?:\[[^\]]*\]|(?:re|fwd?|aw|sv|antw|réf)\s*(?:\[\d+\]|\(\d+\))?\s*:))+", re.I
+)
+_AWK_BLANKS = re.compile(rb"[ \t\n]+")  # awk's default field separator
+
+
+# ---------------------------------------------------------------------------------------
+# Mailboxes
+
+
+@dataclass
+class Message:
+    """One message of a mailbox, with what the ground truth needs from its header."""
+
+    name: str  # "cur/FILE" (relative to the mailbox) or "entry N" (1-based, mbox)
+    raw: bytes
+    date: datetime | None  # the effective date (see the module docstring)
+    subject: str  # decoded, whitespace collapsed (for display)
+    own: list[str]  # Message-ID ids
+    parents: list[str]  # In-Reply-To and References ids, minus its own
+    thread_index: bytes | None  # the 22-byte conversation key
+    has_refs: bool
+    has_irt: bool
+    has_ti: bool
+
+    @property
+    def ids(self) -> list[str]:
+        return self.own + self.parents
+
+    def flags(self) -> str:
+        return " ".join(
+            f"{label}{'+' if present else '-'}"
+            for label, present in (
+                ("Refs", self.has_refs),
+                ("IRT", self.has_irt),
+                ("TI", self.has_ti),
+            )
+        )
+
+
+def find_mailboxes(paths: list[str]) -> list[tuple[str, str]]:
+    """(path, label) of every mailbox under ``paths``, sorted by label. The label is the
+    path relative to the argument it was found under (the argument's name for itself)."""
+    found: dict[str, str] = {}
+    for top in paths:
+        top = os.path.normpath(top)
+        if os.path.isfile(top):
+            found[top] = top
+            continue
+        if not os.path.isdir(top):
+            sys.exit(f"replay: {top}: no such file or folder")
+        for folder, subfolders, files in os.walk(top):
+            subfolders.sort()
+            if os.path.basename(folder) in ("cur", "new", "tmp") and folder != top:
+                continue  # part of its parent's Maildir
+            label = os.path.basename(top) if folder == top else os.path.relpath(folder, top)
+            messages = False
+            for name in sorted(files):
+                if name.startswith("."):
+                    continue
+                start = _first_line(os.path.join(folder, name))
+                if start.startswith(b"From "):
+                    found[os.path.join(folder, name)] = os.path.join(label, name)
+                elif _FIELD_NAME.match(start):
+                    messages = True
+            if messages or "cur" in subfolders or "new" in subfolders:
+                found[folder] = label
+    return sorted(found.items(), key=lambda item: item[1])
+
+
+def _first_line(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.readline(200)
+
+
+def is_mbox(path: str) -> bool:
+    return os.path.isfile(path)
+
+
+def raw_messages(path: str) -> list[tuple[str, bytes]]:
+    """(name, bytes) of the messages of the mailbox at ``path``, in file order."""
+    if is_mbox(path):
+        with open(path, "rb") as f:
+            data = f.read()
+        starts = [m.start() for m in re.finditer(rb"(?m)^From ", data)]
+        if not starts or starts[0] != 0:
+            starts.insert(0, 0)  # text before the first postmark: a message of its own
+        ends = starts[1:] + [len(data)]
+        return [
+            (f"entry {n}", data[start:end])
+            for n, (start, end) in enumerate(zip(starts, ends, strict=True), 1)
+            if data[start:end]
+        ]
+    names = []
+    for sub in ("", "cur", "new"):
+        folder = os.path.join(path, sub)
+        if not os.path.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            file = os.path.join(folder, name)
+            if name.startswith(".") or not os.path.isfile(file):
+                continue
+            if sub or _FIELD_NAME.match(_first_line(file)):
+                names.append(os.path.join(sub, name))
+    messages = []
+    for name in sorted(names):
+        with open(os.path.join(path, name), "rb") as f:
+            messages.append((name, f.read()))
+    return messages
+
+
+def header_fields(raw: bytes) -> list[tuple[str, str]]:
+    """(lower-case name, unfolded value) of each header field. The header ends at the first
+    empty line (LF or CRLF); a line of blanks continues the field before it."""
+    fields_: list[tuple[str, str]] = []
+    lines = raw.split(b"\n")
+    if lines and lines[0].startswith(b"From "):
+        lines = lines[1:]
+    for line in lines:
+        line = line.removesuffix(b"\r")
+        if not line:
+            break
+        text = line.decode("utf-8", "replace")
+        if line[:1] in (b" ", b"\t"):
+            if fields_:
+                fields_[-1] = (fields_[-1][0], fields_[-1][1] + text)
+            continue
+        name, colon, value = text.partition(":")
+        if colon:
+            fields_.append((name.strip().lower(), value))
+    return fields_
+
+
+def parse_ids(value: str) -> list[str]:
+    """<bracketed> ids and bare tokens containing "@" (those outside comments, before a ";")."""
+    value = _COMMENT.sub(" ", value)
+    ids = [i.strip() for i in _BRACKETED.findall(value)]
+    rest = _BRACKETED.sub(" ", value).split(";", 1)[0]
+    ids += [token for token in _BARE_SPLIT.split(rest) if "@" in token]
+    return [i for i in ids if i]
+
+
+def decode_subject(value: str) -> str:
+    try:
+        text = str(email.header.make_header(email.header.decode_header(value)))
+    except (email.errors.HeaderParseError, LookupError, UnicodeError, ValueError):
+        text = value
+    return " ".join(text.split())
+
+
+def normalised_subject(subject: str) -> str:
+    return " ".join(_PREFIXES.sub("", subject).split()).casefold()
+
+
+def conversation_key(value: str) -> bytes | None:
+    text = "".join(value.split())
+    try:
+        decoded = base64.b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return decoded[:22] if len(decoded) >= 22 else None
+
+
+def parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        date = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if date.tzinfo is None:
+        date = date.replace(tzinfo=UTC)
+    return date
+
+
+def read_message(name: str, raw: bytes, previous: datetime | None) -> Message:
+    own: list[str] = []
+    parents: list[str] = []
+    subject = date = ti = None
+    has = Counter()
+    for fname, value in header_fields(raw):
+        if fname == "message-id":
+            own += parse_ids(value)
+        elif fname in ("in-reply-to", "references"):
+            parents += parse_ids(value)
+        elif fname == "subject" and subject is None:
+            subject = decode_subject(value)
+        elif fname == "date" and date is None:
+            date = parse_date(value)
+        elif fname == "thread-index" and ti is None:
+            ti = conversation_key(value)
+        has[fname] += 1
+    own = list(dict.fromkeys(own))
+    return Message(
+        name=name,
+        raw=raw,
+        date=date or previous,
+        subject=subject or "",
+        own=own,
+        parents=[i for i in dict.fromkeys(parents) if i not in own],
+        thread_index=ti,
+        has_refs=bool(has["references"]),
+        has_irt=bool(has["in-reply-to"]),
+        has_ti=bool(has["thread-index"]),
+    )
+
+
+class UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        a, b = self.find(a), self.find(b)
+        if a != b:
+            self.parent[max(a, b)] = min(a, b)
+
+
+@dataclass
+class Mailbox:
+    """A mailbox in delivery order, with its ground-truth conversations."""
+
+    path: str
+    label: str
+    messages: list[Message]  # in delivery order
+    conversation: list[int]  # per message: its conversation, numbered by first arrival
+    subject_joined: int  # conversations that only the subject rule holds together
+    thread_index_joined: int  # conversations that Thread-Index joins beyond the ids
+    linked_by: list[str]  # per message: "ids", "Thread-Index", "subject" or "" (first)
+
+
+def load_mailbox(path: str, label: str | None = None) -> Mailbox:
+    read: list[Message] = []
+    previous = None
+    for name, raw in raw_messages(path):
+        message = read_message(name, raw, previous)
+        previous = message.date
+        read.append(message)
+    earliest = datetime.min.replace(tzinfo=UTC)
+    messages = sorted(read, key=lambda m: m.date or earliest)  # stable: file order on ties
+    n = len(messages)
+
+    by_ids = UnionFind(n)
+    first_with: dict[str, int] = {}
+    for i, message in enumerate(messages):
+        for msgid in message.ids:
+            by_ids.union(first_with.setdefault(msgid, i), i)
+    by_index = UnionFind(n)
+    first_with_key: dict[bytes, int] = {}
+    for i, message in enumerate(messages):
+        by_index.union(i, by_ids.find(i))
+        if message.thread_index:
+            by_index.union(first_with_key.setdefault(message.thread_index, i), i)
+    final = UnionFind(n)
+    last_with_subject: dict[str, int] = {}
+    for i, message in enumerate(messages):
+        final.union(i, by_index.find(i))
+        subject = normalised_subject(message.subject)
+        if subject and message.date is not None:
+            j = last_with_subject.get(subject)
+            # Delivery order is date order: within 45 days of the previous one suffices.
+            if j is not None and message.date - messages[j].date < SUBJECT_WINDOW:
+                final.union(j, i)
+            last_with_subject[subject] = i
+
+    number: dict[int, int] = {}
+    conversation = [number.setdefault(final.find(i), len(number)) for i in range(n)]
+    groups: dict[int, set[int]] = {}
+    index_groups: dict[int, set[int]] = {}
+    for i in range(n):
+        groups.setdefault(conversation[i], set()).add(by_index.find(i))
+        index_groups.setdefault(by_index.find(i), set()).add(by_ids.find(i))
+    linked_by = []
+    seen: dict[int, tuple[set[int], set[int]]] = {}
+    for i in range(n):
+        id_groups, index_keys = seen.setdefault(conversation[i], (set(), set()))
+        if not id_groups:
+            linked_by.append("")
+        elif by_ids.find(i) in id_groups:
+            linked_by.append("ids")
+        elif by_index.find(i) in index_keys:
+            linked_by.append("Thread-Index")
+        else:
+            linked_by.append("subject")
+        id_groups.add(by_ids.find(i))
+        index_keys.add(by_index.find(i))
+    return Mailbox(
+        path=path,
+        label=label or path,
+        messages=messages,
+        conversation=conversation,
+        subject_joined=sum(len(g) > 1 for g in groups.values()),
+        thread_index_joined=sum(len(g) > 1 for g in index_groups.values()),
+        linked_by=linked_by,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# The tools
+
+
+def header_part(raw: bytes) -> bytes:
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
+    return raw[: min(ends) + 1] if ends else raw
+
+
+def added_lines(before: bytes, after: bytes, prefix: bytes) -> int:
+    """How many header lines starting with ``prefix`` (any case) ``after`` has and
+    ``before`` has not (as a multiset)."""
+
+    def lines(raw: bytes) -> Counter[bytes]:
+        return Counter(
+            line.rstrip(b"\r")
+            for line in header_part(raw).split(b"\n")
+            if line.lower().startswith(prefix)
+        )
+
+    return sum((lines(after) - lines(before)).values())
+
+
+class Tool:
+    """One tool's state for one replay: a fresh database or refs file in ``workdir``."""
+
+    name = ""
+
+    def __init__(self, workdir: str) -> None:
+        self.workdir = workdir
+        self.problems: list[str] = []
+        self.tempfails = 0  # match exited 75
+        self.failures = 0  # any other non-zero exit, or text on stderr
+
+    def deliver(self, message: Message) -> bool: ...
+
+    def mute(self, message: Message) -> bool: ...
+
+    def problem(
+        self, what: str, message: Message, result: subprocess.CompletedProcess, count=True
+    ) -> None:
+        stderr = result.stderr.decode("utf-8", "replace").strip()
+        self.problems.append(f"{what} {message.name}: exit {result.returncode}: {stderr}")
+        if count and what == "match" and result.returncode == EX_TEMPFAIL:
+            self.tempfails += 1
+        elif count:
+            self.failures += 1
+
+
+class Mailthread(Tool):
+    name = "mailthread"
+
+    def __init__(self, workdir: str) -> None:
+        super().__init__(workdir)
+        self.command = shutil.which("mailthread")
+        if self.command is None:
+            raise SystemExit("replay: no mailthread on PATH (PATH=.venv/bin:$PATH)")
+        self.db = os.path.join(workdir, "threads.db")
+
+    def deliver(self, message: Message) -> bool:
+        result = subprocess.run(
+            [self.command, "--db", self.db, "match"], input=message.raw, capture_output=True
+        )
+        if result.returncode != 0 or result.stderr:
+            self.problem("match", message, result)
+        if result.returncode != 0:
+            return False
+        return added_lines(message.raw, result.stdout, b"x-mailthread:") > 0
+
+    def mute(self, message: Message) -> bool:
+        result = subprocess.run(
+            [self.command, "--db", self.db, "add", "muted"], input=message.raw, capture_output=True
+        )
+        if result.returncode != 0 or result.stderr:
+            # Exit 1: no ids in the message; counted as a mute not recorded, not a failure.
+            self.problem("add muted", message, result, count=result.returncode != 1)
+        return result.returncode == 0
+
+
+class Baseline(Tool):
+    name = "baseline"
+
+    def __init__(self, workdir: str) -> None:
+        super().__init__(workdir)
+        if shutil.which("formail") is None:
+            raise SystemExit("replay: no formail on PATH (Debian package procmail)")
+        self.refs = os.path.join(workdir, "refs.muted")
+        self.prefix = BASELINE_HEADER.split(":")[0].lower().encode() + b":"
+
+    def deliver(self, message: Message) -> bool:
+        result = subprocess.run(
+            [str(BASELINE), self.refs, BASELINE_HEADER], input=message.raw, capture_output=True
+        )
+        if result.returncode != 0 or result.stderr:
+            self.problem("match-thread.sh", message, result)
+        if result.returncode != 0:
+            return False
+        return added_lines(message.raw, result.stdout, self.prefix) > 0
+
+    def tokens(self, message: Message) -> list[bytes]:
+        result = subprocess.run(
+            ["formail", "-x", "references", "-x", "message-id"],
+            input=message.raw,
+            capture_output=True,
+        )
+        if result.returncode != 0:
+            self.problem("formail -x", message, result)
+        joined = result.stdout.replace(b"\n", b"")  # tr -d '\n', as match-thread.sh
+        return [token for token in _AWK_BLANKS.split(joined) if token]
+
+    def mute(self, message: Message) -> bool:
+        """add-thread.sh, as the baseline's README describes it."""
+        new = self.tokens(message)
+        if not new:
+            self.problems.append(f"add-thread {message.name}: no tokens, nothing recorded")
+            return False
+        try:
+            with open(self.refs, "rb") as f:
+                lines = f.read().split(b"\n")
+            if lines[-1] == b"":
+                lines.pop()
+        except FileNotFoundError:
+            lines = []
+        for n, line in enumerate(lines):
+            if any(token in line for token in new):
+                tokens = list(dict.fromkeys([*_AWK_BLANKS.split(line), *new]))
+                lines[n] = b"".join(token + b" " for token in tokens if token)
+                break
+        else:
+            lines.append(b"".join(token + b" " for token in dict.fromkeys(new)))
+        with open(self.refs + ".tmp", "wb") as f:
+            f.write(b"".join(line + b"\n" for line in lines))
+        os.replace(self.refs + ".tmp", self.refs)
+        return True
+
+
+TOOL_CLASSES = {"mailthread": Mailthread, "baseline": Baseline}
+
+
+# ---------------------------------------------------------------------------------------
+# The replay
+
+
+@dataclass
+class Counts:
+    muted: int = 0  # conversations muted
+    later: int = 0  # their messages delivered after the mute point
+    caught: int = 0  # ... that came out flagged
+    other: int = 0  # messages of conversations never selected for muting
+    false_positives: int = 0  # ... that came out flagged
+    unrecorded_mutes: int = 0  # mutes the tool refused (no ids, failure)
+    tempfails: int = 0  # match exits 75 (message passed unchanged)
+    failures: int = 0  # other non-zero exits or stderr output
+    misses: list[dict] = field(default_factory=list)
+    false_positive_list: list[dict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    NUMBERS = (
+        "muted",
+        "later",
+        "caught",
+        "other",
+        "false_positives",
+        "unrecorded_mutes",
+        "tempfails",
+        "failures",
+    )
+
+    def __iadd__(self, other: Counts) -> Counts:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
+
+    @property
+    def recall(self) -> float | None:
+        return self.caught / self.later if self.later else None
+
+    def numbers(self) -> dict:
+        return {name: getattr(self, name) for name in self.NUMBERS} | {"recall": self.recall}
+
+
+def mute_points(box: Mailbox, protocol: str) -> dict[int, int]:
+    """conversation -> index (in delivery order) of the message after which it is muted."""
+    at = MUTE_AT[protocol]
+    sizes = Counter(box.conversation)
+    candidates = [c for c in range(len(sizes)) if sizes[c] >= at]  # numbered by first arrival
+    selected = set(candidates[::2])
+    points: dict[int, int] = {}
+    delivered: Counter[int] = Counter()
+    for i, c in enumerate(box.conversation):
+        delivered[c] += 1
+        if c in selected and delivered[c] == at:
+            points[c] = i
+    return points
+
+
+def replay(box: Mailbox, tool_name: str, protocol: str, workdir: str) -> Counts:
+    """Deliver every message of ``box`` through a fresh ``tool_name``, muting as ``protocol``
+    says, and count."""
+    os.makedirs(workdir, exist_ok=True)
+    tool = TOOL_CLASSES[tool_name](workdir)
+    points = mute_points(box, protocol)
+    counts = Counts()
+    muted: dict[int, int] = {}  # conversation -> index of the message it was muted on
+    # id, ("ti", key) or ("subject", text) -> the muted conversation it was recorded for
+    # (on the muted message) or could have been learned for (from a caught message)
+    known: dict = {}
+    state: dict[int, dict[str, set[str]]] = {}  # conversation -> own ids by their fate
+    for i, message in enumerate(box.messages):
+        flagged = tool.deliver(message)
+        c = box.conversation[i]
+        fate = state.setdefault(c, {"before": set(), "caught": set(), "missed": set()})
+        if c in muted:
+            counts.later += 1
+            if flagged:
+                counts.caught += 1
+                for key in [*message.own, *traits(message)]:
+                    known.setdefault(key, c)
+            else:
+                counts.misses.append(describe_miss(box, i, muted[c], fate))
+            fate["caught" if flagged else "missed"].update(message.own)
+        elif c in points:
+            fate["before"].update(message.own)
+            if i == points[c]:
+                if not tool.mute(message):
+                    counts.unrecorded_mutes += 1
+                muted[c] = i
+                counts.muted += 1
+                for key in [*message.ids, *traits(message)]:
+                    known.setdefault(key, c)
+        else:
+            counts.other += 1
+            if flagged:
+                counts.false_positives += 1
+                counts.false_positive_list.append(describe_false_positive(box, i, muted, known))
+    counts.tempfails, counts.failures = tool.tempfails, tool.failures
+    counts.problems = [f"{box.label}: {tool_name}, {protocol}: {p}" for p in tool.problems]
+    return counts
+
+
+def replay_mailbox(path: str, tool: str, protocol: str, workdir: str) -> Counts:
+    """Replay one mailbox (a Maildir/MH-like folder or an mbox file) with one tool
+    ("mailthread" or "baseline") and one protocol ("first" or "third")."""
+    return replay(load_mailbox(path), tool, protocol, workdir)
+
+
+MISS_KINDS = (
+    "names an id recorded at the mute: the tool should catch it",
+    "names a caught later message: a tool that learns should catch it",
+    "no References/In-Reply-To ids; Thread-Index links it",
+    "no References/In-Reply-To ids; only the subject links it",
+    "no References/In-Reply-To ids; ids link it (a duplicate)",
+    "names only messages from before the mute that the muted one does not name"
+    " (another branch, or References trimmed)",
+    "names only later messages that were missed too",
+    "its References/In-Reply-To name no message of the conversation here"
+    " (parent not in the mailbox, another tree); Thread-Index links it",
+    "its References/In-Reply-To name no message of the conversation here"
+    " (parent not in the mailbox, another tree); only the subject links it",
+)
+
+
+def miss_kind(box: Mailbox, i: int, mute: int, fate: dict[str, set[str]]) -> str:
+    """Why the ground truth puts message ``i`` into the conversation muted on message
+    ``mute`` while the tool did not flag it: the first of MISS_KINDS that applies."""
+    message = box.messages[i]
+    ids = set(message.ids)
+    if ids & set(box.messages[mute].ids):
+        return MISS_KINDS[0]
+    if ids & fate["caught"]:
+        return MISS_KINDS[1]
+    linked_by = box.linked_by[i]
+    if not message.parents:
+        if linked_by == "Thread-Index":
+            return MISS_KINDS[2]
+        return MISS_KINDS[4] if linked_by == "ids" else MISS_KINDS[3]
+    if ids & fate["before"]:
+        return MISS_KINDS[5]
+    if ids & fate["missed"]:
+        return MISS_KINDS[6]
+    return MISS_KINDS[7] if linked_by == "Thread-Index" else MISS_KINDS[8]
+
+
+def describe_miss(box: Mailbox, i: int, mute: int, fate: dict[str, set[str]]) -> dict:
+    message = box.messages[i]
+    return {
+        "mailbox": box.label,
+        "message": message.name,
+        "subject": message.subject,
+        "headers": message.flags(),
+        "kind": miss_kind(box, i, mute, fate),
+        "muted_on": box.messages[mute].name,
+        "muted_subject": box.messages[mute].subject,
+    }
+
+
+def traits(message: Message) -> list[tuple[str, str | bytes]]:
+    """What besides ids may tie a message to a thread: its Thread-Index conversation key and
+    its normalised subject."""
+    keys: list[tuple[str, str | bytes]] = []
+    if message.thread_index:
+        keys.append(("Thread-Index", message.thread_index))
+    if normalised_subject(message.subject):
+        keys.append(("subject", normalised_subject(message.subject)))
+    return keys
+
+
+def describe_false_positive(box: Mailbox, i: int, muted: dict[int, int], known: dict) -> dict:
+    message = box.messages[i]
+    shared = [key for key in [*message.ids, *traits(message)] if key in known]
+    via = box.messages[muted[known[shared[0]]]] if shared else None
+    if not shared:
+        why = "shares no id, Thread-Index or subject with a muted conversation"
+    elif isinstance(shared[0], str):
+        why = f"shares <{shared[0]}>"
+    else:
+        why = f"shares its {shared[0][0]}"
+    return {
+        "mailbox": box.label,
+        "message": message.name,
+        "subject": message.subject,
+        "headers": message.flags(),
+        "why": why,
+        "muted_on": via.name if via else None,
+        "muted_subject": via.subject if via else None,
+    }
+
+
+@dataclass
+class MailboxResult:
+    label: str
+    messages: int
+    conversations: int
+    subject_joined: int
+    thread_index_joined: int
+    counts: dict[tuple[str, str], Counts]  # (protocol, tool) -> counts
+
+
+def run_mailbox(path: str, label: str, tools: list[str], protocols: list[str]) -> MailboxResult:
+    box = load_mailbox(path, label)
+    counts = {}
+    with tempfile.TemporaryDirectory(prefix="replay.") as workdir:
+        for protocol in protocols:
+            for tool in tools:
+                counts[protocol, tool] = replay(
+                    box, tool, protocol, os.path.join(workdir, f"{tool}.{protocol}")
+                )
+    return MailboxResult(
+        label=label,
+        messages=len(box.messages),
+        conversations=len(set(box.conversation)),
+        subject_joined=box.subject_joined,
+        thread_index_joined=box.thread_index_joined,
+        counts=counts,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Output
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def table(rows: list[list[str]]) -> str:
+    header, *body = rows
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def totals_table(totals: dict[tuple[str, str], Counts]) -> str:
+    rows = [
+        [
+            "protocol",
+            "tool",
+            "muted conversations",
+            "later messages",
+            "caught",
+            "recall",
+            "other messages",
+            "false positives",
+        ]
+    ]
+    for (protocol, tool), c in totals.items():
+        rows.append(
+            [protocol, tool]
+            + [str(n) for n in (c.muted, c.later, c.caught)]
+            + [percent(c.caught, c.later), str(c.other), str(c.false_positives)]
+        )
+    return table(rows)
+
+
+def per_mailbox_table(results: list[MailboxResult], tools, protocols) -> str:
+    short = {"mailthread": "mt", "baseline": "bl"}
+    header = ["mailbox", "msgs", "convs", "subj-joined"]
+    for protocol in protocols:
+        header += [f"{protocol}: muted", "later"]
+        header += [f"caught {short[t]}" for t in tools]
+        header += ["other"] + [f"FP {short[t]}" for t in tools]
+    rows = [header]
+    for r in results:
+        row = [r.label, str(r.messages), str(r.conversations), str(r.subject_joined)]
+        for protocol in protocols:
+            any_tool = r.counts[protocol, tools[0]]
+            row += [str(any_tool.muted), str(any_tool.later)]
+            row += [str(r.counts[protocol, t].caught) for t in tools]
+            row += [str(any_tool.other)]
+            row += [str(r.counts[protocol, t].false_positives) for t in tools]
+        rows.append(row)
+    return table(rows)
+
+
+def misses_report(tool: str, protocol: str, counts: Counts) -> str:
+    out = [f"## {tool}, protocol {protocol}: {len(counts.misses)} missed later messages"]
+    for kind in MISS_KINDS:
+        misses = [m for m in counts.misses if m["kind"] == kind]
+        if not misses:
+            continue
+        out.append(f"\n### {kind}: {len(misses)}\n")
+        for m in misses:
+            out.append(
+                f"- {m['mailbox']}/{m['message']}  [{m['headers']}]  {clip(m['subject'])!r}\n"
+                f"    muted on {m['muted_on']}  {clip(m['muted_subject'])!r}"
+            )
+    fps = counts.false_positive_list
+    out.append(f"\n## {tool}, protocol {protocol}: {len(fps)} false positives\n")
+    for m in fps:
+        why = m["why"]
+        if m["muted_on"]:
+            why += f" with the conversation muted on {m['muted_on']} {clip(m['muted_subject'])!r}"
+        out.append(
+            f"- {m['mailbox']}/{m['message']}  [{m['headers']}]  {clip(m['subject'])!r}\n    {why}"
+        )
+    return "\n".join(out)
+
+
+def clip(text: str | None, width: int = 70) -> str:
+    text = text or ""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Replay mailboxes in Date order through mailthread and the baseline "
+        "filter; count caught later messages of muted conversations and false positives."
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", default=[str(CORPUS)])
+    parser.add_argument("--tool", choices=("mailthread", "baseline", "both"), default="both")
+    parser.add_argument("--protocol", choices=("first", "third", "both"), default="both")
+    parser.add_argument("--only", metavar="SUBSTRING", help="only mailboxes whose path has it")
+    parser.add_argument("--jobs", type=int, default=2, help="mailboxes replayed at a time")
+    parser.add_argument("--per-mailbox", action="store_true", help="a row per mailbox too")
+    parser.add_argument("--misses", action="store_true", help="list misses, false positives")
+    parser.add_argument("--json", action="store_true", help="the counts as JSON")
+    args = parser.parse_args(argv)
+    tools = list(TOOLS) if args.tool == "both" else [args.tool]
+    protocols = list(PROTOCOLS) if args.protocol == "both" else [args.protocol]
+    if "mailthread" in tools and shutil.which("mailthread") is None:
+        parser.error("no mailthread on PATH (PATH=.venv/bin:$PATH)")
+
+    start = time.monotonic()
+    mailboxes = [
+        (p, label) for p, label in find_mailboxes(args.paths) if args.only is None or args.only in p
+    ]
+    if not mailboxes:
+        parser.error("no mailbox found")
+    # The biggest first, so that the last job to finish is a small one.
+    order = sorted(mailboxes, key=lambda m: -mailbox_size(m[0]))
+    if args.jobs > 1:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            futures = {
+                label: pool.submit(run_mailbox, path, label, tools, protocols)
+                for path, label in order
+            }
+            done = {label: future.result() for label, future in futures.items()}
+    else:
+        done = {label: run_mailbox(path, label, tools, protocols) for path, label in order}
+    results = [done[label] for _, label in mailboxes]
+    elapsed = time.monotonic() - start
+
+    totals = {(p, t): Counts() for p in protocols for t in tools}
+    for r in results:
+        for key, counts in r.counts.items():
+            totals[key] += counts
+    subject_joined = sum(r.subject_joined for r in results)
+    index_joined = sum(r.thread_index_joined for r in results)
+    messages = sum(r.messages for r in results)
+    conversations = sum(r.conversations for r in results)
+    problems = [p for counts in totals.values() for p in counts.problems]
+    report_tools = ["mailthread"] if "mailthread" in tools else tools
+
+    if args.json:
+        doc = {
+            "mailboxes": len(results),
+            "messages": messages,
+            "conversations": conversations,
+            "subject_joined": subject_joined,
+            "thread_index_joined": index_joined,
+            "elapsed_seconds": round(elapsed, 1),
+            "totals": [{"protocol": p, "tool": t} | c.numbers() for (p, t), c in totals.items()],
+            "per_mailbox": [
+                {
+                    "mailbox": r.label,
+                    "messages": r.messages,
+                    "conversations": r.conversations,
+                    "subject_joined": r.subject_joined,
+                    "thread_index_joined": r.thread_index_joined,
+                    "results": [
+                        {"protocol": p, "tool": t} | c.numbers() for (p, t), c in r.counts.items()
+                    ],
+                }
+                for r in results
+            ],
+            "problems": problems,
+        }
+        if args.misses:
+            doc["misses"] = [
+                {
+                    "protocol": p,
+                    "tool": t,
+                    "misses": c.misses,
+                    "false_positives": c.false_positive_list,
+                }
+                for (p, t), c in totals.items()
+                if t in report_tools
+            ]
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        return 0
+
+    print(
+        f"{len(results)} mailboxes, {messages} messages, {conversations} conversations"
+        f" ({subject_joined} joined only by the subject rule, {index_joined} by Thread-Index"
+        " beyond the ids)\n"
+    )
+    print(totals_table(totals))
+    if args.per_mailbox:
+        print()
+        print(per_mailbox_table(results, tools, protocols))
+    for (p, t), c in totals.items():
+        if c.tempfails or c.failures or c.unrecorded_mutes:
+            print(
+                f"\n{t}, {p}: {c.tempfails} match exits 75 (passed unchanged), "
+                f"{c.failures} other failures, {c.unrecorded_mutes} mutes not recorded"
+            )
+    if problems:
+        print("\nProblems (stderr of the tools):")
+        for text in problems:
+            print(f"  {text}")
+    if args.misses:
+        for (p, t), c in totals.items():
+            if t in report_tools:
+                print()
+                print(misses_report(t, p, c))
+    print(f"\nelapsed: {elapsed:.1f} s ({args.jobs} jobs)")
+    return 0
+
+
+def mailbox_size(path: str) -> int:
+    """Roughly how many messages: the number of subprocesses a replay runs."""
+    if os.path.isfile(path):
+        with open(path, "rb") as f:
+            return f.read().count(b"\nFrom ") + 1
+    return sum(
+        len(os.listdir(os.path.join(path, sub)))
+        for sub in ("", "cur", "new")
+        if os.path.isdir(os.path.join(path, sub))
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
