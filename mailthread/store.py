@@ -268,6 +268,8 @@ class Store:
             return None
         date = facts.date if facts.date is not None else _now()
         with self._errors():
+            # The message itself may be in the index already (explain after match).
+            itself = set(self._convs([facts.own]).values()) if facts.own else set()
             first: dict[int, int] = {}  # conversation -> its earliest date with this subject
             for conv, when in self.conn.execute(
                 "SELECT conv, date FROM seen WHERE subject = ? ORDER BY date DESC LIMIT 50",
@@ -276,6 +278,8 @@ class Store:
                 first[conv] = when
             candidates = []
             for conv, earliest in first.items():
+                if conv in itself:
+                    continue
                 (last,) = self.conn.execute(
                     "SELECT max(date) FROM seen WHERE conv = ?", (conv,)
                 ).fetchone()
@@ -284,7 +288,7 @@ class Store:
             if not candidates:
                 return None
             parents = self._convs([k for k in facts.parents if "@" in k][:_MAX_KEYS])
-            if set(parents.values()) - set(candidates):
+            if set(parents.values()) - set(candidates) - itself:
                 return None
             threads = {self._thread_of_convs([conv]) for conv in candidates}
         if len(threads) != 1 or None in threads:
