@@ -69,6 +69,32 @@ def test_muted_reply_is_filed_as_read_in_maildir(env):
     assert maildir_messages(env, "inbox") == []
 
 
+def on_the_list(msg, msgid: bytes):
+    """``msg`` sent to the list instead of to me, with another Message-ID."""
+    head, body = msg
+    head = head.replace(b"To: me@example.com", b"To: list@lists.example.org")
+    return re.sub(rb"Message-ID: <[^>]*>", b"Message-ID: <" + msgid + b">", head), body
+
+
+def test_mail_to_me_breaks_through_a_mute(env):
+    env.add("muted", raw(on_the_list(PARENT, b"parent@example.com")))
+    me = {"MAILTHREAD_ME": "someone@else.example me@example.com"}
+    env.deliver(raw(REPLY), **me)  # To: me alone
+    assert maildir_messages(env, "inbox") == [raw(REPLY, MUTED + b"; to-me")]
+    assert maildir_messages(env, "muted") == []
+    later = on_the_list(REPLY, b"later@example.com")
+    env.deliver(raw(later), **me)
+    assert maildir_messages(env, "muted") == [raw(later, MUTED)]
+
+
+def test_watched_mail_to_me_is_copied_too(env):
+    env.add("watched", raw(on_the_list(PARENT, b"parent@example.com")))
+    env.deliver(raw(REPLY), MAILTHREAD_ME="me@example.com")
+    marked = raw(REPLY, WATCHED + b"; to-me")
+    assert [p.read_bytes() for p in env.maildir("watched", "new")] == [marked]
+    assert [p.read_bytes() for p in env.maildir("inbox", "new")] == [marked]
+
+
 def test_unrelated_message_reaches_the_inbox_untouched(env):
     env.add("muted", raw(PARENT))
     env.deliver(raw(OTHER))
