@@ -2,12 +2,16 @@
 """Whole-process cost of `mailthread match` on one message, side by side with the shell
 filter it replaces (../shared/baseline/match-thread.sh) and a bare interpreter.
 
-    python3 bench/match_vs_baseline.py [--ids 1000 --ids 1000000] [--runs 31]
+    python3 bench/match_vs_baseline.py [--ids 1000 --ids 1000000] [--index 0 --index 1000000]
+                                       [--runs 31]
 
 Both tools get the same stored ids (threads of 10 ids: a refs file for the baseline, the
-same ids in a mailthread database). Each command runs --runs times after a warm-up, the
-commands interleaved so that machine noise falls on all of them alike; the table gives
-medians and ratios measured in this one run. Uses the `mailthread` found on PATH and the
+same ids in a mailthread database). mailthread's message index holds --index messages
+besides (conversations of 10, each message naming its parent, with dates over the last
+year and a subject hash per conversation); every combination of --ids and --index is run.
+Each command runs --runs times after a warm-up, the commands interleaved so that machine
+noise falls on all of them alike; the table gives medians and ratios measured in this one
+run. Uses the `mailthread` found on PATH and the
 Python interpreter its script runs with.
 """
 
@@ -40,11 +44,14 @@ def interpreter_of(script: str) -> str:
     return sys.executable
 
 
-def make_stores(workdir: Path, count: int, thread_ids: list[str]) -> tuple[Path, Path]:
+def make_stores(
+    workdir: Path, count: int, thread_ids: list[str], index: int = 0
+) -> tuple[Path, Path]:
     """A refs file and a mailthread database holding the same ``count`` ids; the message's
-    own thread (``thread_ids``) is stored as the last thread, the worst case for a scan."""
+    own thread (``thread_ids``) is stored as the last thread, the worst case for a scan.
+    The database's message index holds ``index`` messages."""
     refs = workdir / f"refs.{count}"
-    db = workdir / f"threads.{count}.db"
+    db = workdir / f"threads.{count}.{index}.db"
     filler = count - len(thread_ids)
     lines = []
     for start in range(0, filler, IDS_PER_THREAD):
@@ -69,6 +76,16 @@ def make_stores(workdir: Path, count: int, thread_ids: list[str]) -> tuple[Path,
             store.conn.executemany(
                 "INSERT INTO ids (msgid, thread) VALUES (?, ?)", ((i, number) for i in ids)
             )
+        now = int(time.time())
+        rows = []
+        for n in range(index):
+            conv = n // 10
+            date = now - (n * 7919) % (365 * 86400)
+            subject = (conv * 2654435761) % 2**62
+            # Each message names the one before it, whose row is already there.
+            rows.append((f"{n}.index@example.com", conv + 1, date, subject, None))
+        rows.sort()
+        store.conn.executemany("INSERT INTO seen VALUES (?, ?, ?, ?, ?)", rows)
     store.close()
     (stored,) = sqlite3.connect(db).execute("SELECT count(*) FROM ids").fetchone()
     assert stored == count, (stored, count)
@@ -92,9 +109,11 @@ def time_commands(commands: dict[str, tuple[list[str], bytes, dict]], runs: int)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ids", type=int, action="append", help="stored ids (repeatable)")
+    parser.add_argument("--index", type=int, action="append", help="indexed messages")
     parser.add_argument("--runs", type=int, default=31)
     options = parser.parse_args()
     sizes = options.ids or [1000]
+    indexes = options.index or [0]
     mailthread = shutil.which("mailthread")
     if mailthread is None:
         raise SystemExit("no mailthread on PATH: pip install . first")
@@ -120,14 +139,14 @@ def main() -> None:
     print(f"mailthread: {mailthread} ({python}); baseline: {BASELINE}")
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}\n")
     print(
-        "| stored ids | case | python -c pass | mailthread match | baseline "
+        "| stored ids | indexed messages | case | python -c pass | mailthread match | baseline "
         "| mailthread / baseline | mailthread / python |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        for count in sizes:
-            refs, db = make_stores(workdir, count, parent_ids)
+        for count, index in ((c, i) for c in sizes for i in indexes):
+            refs, db = make_stores(workdir, count, parent_ids, index)
             env = {**os.environ, "MAILTHREAD_DB": str(db)}
             for case, stdin in (("match", message), ("no match", unrelated)):
                 medians = time_commands(
@@ -144,7 +163,8 @@ def main() -> None:
                 )
                 ms = {name: value * 1000 for name, value in medians.items()}
                 print(
-                    f"| {count:,} | {case} | {ms['floor']:.1f} ms | {ms['mailthread']:.1f} ms"
+                    f"| {count:,} | {index:,} | {case} | {ms['floor']:.1f} ms"
+                    f" | {ms['mailthread']:.1f} ms"
                     f" | {ms['baseline']:.1f} ms | {ms['mailthread'] / ms['baseline']:.2f}x"
                     f" | {ms['mailthread'] / ms['floor']:.2f}x |",
                     flush=True,
