@@ -38,8 +38,9 @@ before a ";": Mutt 1.0 writes "; from user@host on DATE"), case-sensitive - and 
 22 bytes of its base64-decoded Thread-Index (Outlook's conversation key), plus messages
 with the same non-empty normalised subject less than 45 days apart (RFC 2047-decoded,
 leading Re:/RE:/Fwd:/Fw:/AW:/SV:/Antw:/Réf:/Re[2]: prefixes and [tags] stripped however
-many, whitespace collapsed, casefolded; [PATCH v2] is a tag too). This is how
-../shared/corpus/SOURCES.md built its samples.
+many, whitespace collapsed, casefolded; [PATCH v2] is a tag too; a message with no date at
+all takes no part). This is how ../shared/corpus/SOURCES.md built its samples. The first
+lines of output count the conversations that only the subject rule holds together.
 
 Protocols, conversations numbered by first arrival in the mailbox:
 
@@ -55,10 +56,16 @@ conversations selected but never muted. `match` exiting 75 (message passed uncha
 as not flagged and is reported, as is any other failure.
 
 --misses lists every later message mailthread missed (the baseline's with --tool baseline),
-grouped by why the ground truth links it to a muted conversation when the tool does not, and
-every false positive with the id it shares with a muted conversation. --jobs N replays N
-mailboxes at a time, one process each; results do not depend on N. Tests can import this
-file (bench/ on sys.path) and call replay_mailbox(path, tool, protocol, workdir).
+with its Refs/IRT/TI headers (present or not), grouped by what links it to the muted
+conversation in the ground truth: an id recorded at the mute, an id of a caught later
+message, only the Thread-Index, only the subject (a Re:-type reply or a new posting such as
+[PATCH v2]), only messages from before the mute that the muted one does not name, only
+later messages that were missed too; and every false positive with the id, Thread-Index or
+subject it shares with a muted conversation.
+
+--jobs N replays N mailboxes at a time, one process each; results do not depend on N. The
+elapsed time is printed last. Tests can import this file (bench/ on sys.path) and call
+replay_mailbox(path, tool, protocol, workdir), which returns a Counts.
 """
 
 from __future__ import annotations
@@ -95,11 +102,13 @@ EX_TEMPFAIL = 75
 
 _FIELD_NAME = re.compile(rb"[!-9;-~]+:")  # a header line "Name:" (printable, no colon)
 _BRACKETED = re.compile(r"<([^<>]*)>")
+_BRACKET_TAGS = re.compile(r"\[[^\]]*\]")
 _COMMENT = re.compile(r"\([^()]*\)")
 _BARE_SPLIT = re.compile(r"[\s,<>]+")
 _PREFIXES = re.compile(
     r"^(?:\s*(?:\[[^\]]*\]|(?:re|fwd?|aw|sv|antw|réf)\s*(?:\[\d+\]|\(\d+\))?\s*:))+", re.I
 )
+_REPLY_PREFIX = re.compile(r"(?:re|aw|sv|antw|réf)\s*(?:\[\d+\]|\(\d+\))?\s*:", re.I)
 _AWK_BLANKS = re.compile(rb"[ \t\n]+")  # awk's default field separator
 
 
@@ -249,6 +258,12 @@ def decode_subject(value: str) -> str:
 
 def normalised_subject(subject: str) -> str:
     return " ".join(_PREFIXES.sub("", subject).split()).casefold()
+
+
+def is_reply(subject: str) -> bool:
+    """Whether the subject's leading prefixes include a reply one (Re:, AW:, SV:...)."""
+    prefixes = _PREFIXES.match(subject)
+    return bool(prefixes and _REPLY_PREFIX.search(_BRACKET_TAGS.sub("", prefixes.group(0))))
 
 
 def conversation_key(value: str) -> bytes | None:
@@ -645,11 +660,12 @@ def replay_mailbox(path: str, tool: str, protocol: str, workdir: str) -> Counts:
     return replay(load_mailbox(path), tool, protocol, workdir)
 
 
+SUBJECT_ONLY = "only the subject links it"
 MISS_KINDS = (
     "names an id recorded at the mute: the tool should catch it",
     "names a caught later message: a tool that learns should catch it",
     "no References/In-Reply-To ids; Thread-Index links it",
-    "no References/In-Reply-To ids; only the subject links it",
+    f"no References/In-Reply-To ids; {SUBJECT_ONLY}",
     "no References/In-Reply-To ids; ids link it (a duplicate)",
     "names only messages from before the mute that the muted one does not name"
     " (another branch, or References trimmed)",
@@ -657,13 +673,24 @@ MISS_KINDS = (
     "its References/In-Reply-To name no message of the conversation here"
     " (parent not in the mailbox, another tree); Thread-Index links it",
     "its References/In-Reply-To name no message of the conversation here"
-    " (parent not in the mailbox, another tree); only the subject links it",
+    f" (parent not in the mailbox, another tree); {SUBJECT_ONLY}",
 )
 
 
 def miss_kind(box: Mailbox, i: int, mute: int, fate: dict[str, set[str]]) -> str:
     """Why the ground truth puts message ``i`` into the conversation muted on message
-    ``mute`` while the tool did not flag it: the first of MISS_KINDS that applies."""
+    ``mute`` while the tool did not flag it: the first of MISS_KINDS that applies; when only
+    the subject links it, whether that subject has a reply prefix (Re:, AW:...)."""
+    kind = _miss_kind(box, i, mute, fate)
+    if kind.endswith(SUBJECT_ONLY):
+        if is_reply(box.messages[i].subject):
+            kind += ", a reply (Re:-type prefix)"
+        else:
+            kind += ", a new posting (no Re:-type prefix: [PATCH v2], Fw:, [RESULT]...)"
+    return kind
+
+
+def _miss_kind(box: Mailbox, i: int, mute: int, fate: dict[str, set[str]]) -> str:
     message = box.messages[i]
     ids = set(message.ids)
     if ids & set(box.messages[mute].ids):
@@ -815,7 +842,12 @@ def per_mailbox_table(results: list[MailboxResult], tools, protocols) -> str:
 
 def misses_report(tool: str, protocol: str, counts: Counts) -> str:
     out = [f"## {tool}, protocol {protocol}: {len(counts.misses)} missed later messages"]
-    for kind in MISS_KINDS:
+    order = {kind: n for n, kind in enumerate(MISS_KINDS)}
+    kinds = sorted(
+        {m["kind"] for m in counts.misses},
+        key=lambda k: (min(n for known, n in order.items() if k.startswith(known)), k),
+    )
+    for kind in kinds:
         misses = [m for m in counts.misses if m["kind"] == kind]
         if not misses:
             continue
@@ -826,7 +858,9 @@ def misses_report(tool: str, protocol: str, counts: Counts) -> str:
                 f"    muted on {m['muted_on']}  {clip(m['muted_subject'])!r}"
             )
     fps = counts.false_positive_list
-    out.append(f"\n## {tool}, protocol {protocol}: {len(fps)} false positives\n")
+    out.append(f"\n## {tool}, protocol {protocol}: {len(fps)} false positives")
+    if fps:
+        out.append("")
     for m in fps:
         why = m["why"]
         if m["muted_on"]:
