@@ -39,8 +39,16 @@ before a ";": Mutt 1.0 writes "; from user@host on DATE"), case-sensitive - and 
 with the same non-empty normalised subject less than 45 days apart (RFC 2047-decoded,
 leading Re:/RE:/Fwd:/Fw:/AW:/SV:/Antw:/Réf:/Re[2]: prefixes and [tags] stripped however
 many, whitespace collapsed, casefolded; [PATCH v2] is a tag too; a message with no date at
-all takes no part). This is how ../shared/corpus/SOURCES.md built its samples. The first
-lines of output count the conversations that only the subject rule holds together.
+all takes no part) when the later one is a reply that nothing else links: its subject has
+a reply prefix (Re:, AW:, SV:...), none of the ids it names as parents is a message of this
+mailbox, and no earlier message here has its Thread-Index key. A new posting that only
+reuses a subject (a "[PATCH v2]" resent without References, a "Fw:" of meeting notes)
+starts a conversation of its own, as it does for every mail client, and a reply whose
+parent is here belongs to its parent's conversation, not to another one that its subject
+names ("Re: [PATCH v2] x" answers v2, not v1). --subject-rule all joins those too, which is how
+../shared/corpus/SOURCES.md built its samples (a superset: a filter that must not flag new
+threads cannot reach full recall there). The first lines of output count the
+conversations that only the subject rule holds together.
 
 Protocols, conversations numbered by first arrival in the mailbox:
 
@@ -348,7 +356,7 @@ class Mailbox:
     linked_by: list[str]  # per message: "ids", "Thread-Index", "subject" or "" (first)
 
 
-def load_mailbox(path: str, label: str | None = None) -> Mailbox:
+def load_mailbox(path: str, label: str | None = None, subject_rule: str = "replies") -> Mailbox:
     read: list[Message] = []
     previous = None
     for name, raw in raw_messages(path):
@@ -370,6 +378,18 @@ def load_mailbox(path: str, label: str | None = None) -> Mailbox:
         by_index.union(i, by_ids.find(i))
         if message.thread_index:
             by_index.union(first_with_key.setdefault(message.thread_index, i), i)
+    # A reply that names a message of this mailbox as its parent, or shares its Outlook
+    # conversation key with one, belongs to that one's conversation: not to another that
+    # only its subject names (a "Re: [PATCH v2] x" answers v2, not v1).
+    present = {msgid for message in messages for msgid in message.own}
+    linked = []
+    earlier_keys: set[bytes] = set()
+    for message in messages:
+        linked.append(
+            any(p in present for p in message.parents) or message.thread_index in earlier_keys
+        )
+        if message.thread_index is not None:
+            earlier_keys.add(message.thread_index)
     final = UnionFind(n)
     last_with_subject: dict[str, int] = {}
     for i, message in enumerate(messages):
@@ -378,7 +398,10 @@ def load_mailbox(path: str, label: str | None = None) -> Mailbox:
         if subject and message.date is not None:
             j = last_with_subject.get(subject)
             # Delivery order is date order: within 45 days of the previous one suffices.
-            if j is not None and message.date - messages[j].date < SUBJECT_WINDOW:
+            # "replies": only a reply (Re:, AW:...) joins by its subject; a new posting
+            # that reuses a subject (a [PATCH v2], a forward) starts a conversation.
+            joins = subject_rule == "all" or (is_reply(message.subject) and not linked[i])
+            if joins and j is not None and message.date - messages[j].date < SUBJECT_WINDOW:
                 final.union(j, i)
             last_with_subject[subject] = i
 
@@ -654,10 +677,12 @@ def replay(box: Mailbox, tool_name: str, protocol: str, workdir: str) -> Counts:
     return counts
 
 
-def replay_mailbox(path: str, tool: str, protocol: str, workdir: str) -> Counts:
+def replay_mailbox(
+    path: str, tool: str, protocol: str, workdir: str, subject_rule: str = "replies"
+) -> Counts:
     """Replay one mailbox (a Maildir/MH-like folder or an mbox file) with one tool
     ("mailthread" or "baseline") and one protocol ("first" or "third")."""
-    return replay(load_mailbox(path), tool, protocol, workdir)
+    return replay(load_mailbox(path, subject_rule=subject_rule), tool, protocol, workdir)
 
 
 SUBJECT_ONLY = "only the subject links it"
@@ -764,8 +789,10 @@ class MailboxResult:
     counts: dict[tuple[str, str], Counts]  # (protocol, tool) -> counts
 
 
-def run_mailbox(path: str, label: str, tools: list[str], protocols: list[str]) -> MailboxResult:
-    box = load_mailbox(path, label)
+def run_mailbox(
+    path: str, label: str, tools: list[str], protocols: list[str], subject_rule: str
+) -> MailboxResult:
+    box = load_mailbox(path, label, subject_rule)
     counts = {}
     with tempfile.TemporaryDirectory(prefix="replay.") as workdir:
         for protocol in protocols:
@@ -889,6 +916,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-mailbox", action="store_true", help="a row per mailbox too")
     parser.add_argument("--misses", action="store_true", help="list misses, false positives")
     parser.add_argument("--json", action="store_true", help="the counts as JSON")
+    parser.add_argument(
+        "--subject-rule",
+        choices=("replies", "all"),
+        default="replies",
+        help="which messages the ground truth joins by subject (see above)",
+    )
     args = parser.parse_args(argv)
     tools = list(TOOLS) if args.tool == "both" else [args.tool]
     protocols = list(PROTOCOLS) if args.protocol == "both" else [args.protocol]
@@ -906,12 +939,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             futures = {
-                label: pool.submit(run_mailbox, path, label, tools, protocols)
+                label: pool.submit(run_mailbox, path, label, tools, protocols, args.subject_rule)
                 for path, label in order
             }
             done = {label: future.result() for label, future in futures.items()}
     else:
-        done = {label: run_mailbox(path, label, tools, protocols) for path, label in order}
+        done = {
+            label: run_mailbox(path, label, tools, protocols, args.subject_rule)
+            for path, label in order
+        }
     results = [done[label] for _, label in mailboxes]
     elapsed = time.monotonic() - start
 

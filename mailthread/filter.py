@@ -190,7 +190,7 @@ def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
                 line = value.encode("utf-8")
                 if b"\n" in line or b"\r" in line:  # only a hand-edited database has such names
                     raise StoreError(f"list name {hit.list!r} contains a line break")
-            store.record(facts, hit, to_me)
+            store.record(facts, hit, to_me, args.window)
         finally:
             store.close()
     return header.rewrite(line, injected.encode("ascii"))

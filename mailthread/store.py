@@ -260,43 +260,42 @@ class Store:
         return Hit(msgid, thread, list_name, "index" if by_id else "thread-index")
 
     def _find_by_subject(self, facts, lists: tuple[str, ...], window: int) -> Hit | None:
-        """A reply that nothing else links: the one thread whose conversation has a message
-        of the same normalised subject, if the reply is dated within ``window`` after that
-        conversation's last message. Not when the index knows one of its parents to be in
-        another conversation, nor when several conversations of that subject fit."""
+        with self._errors():
+            conv = self._subject_conv(facts, window)
+            row = None if conv is None else self._thread_of_convs([conv], lists)
+        return None if row is None else Hit(row[0], row[1], row[2], "subject")
+
+    def _subject_conv(self, facts, window: int) -> int | None:
+        """For a reply that nothing else links: the one conversation with a message of the
+        same normalised subject, if the reply is dated within ``window`` after that
+        conversation's last message. None when the index knows one of the reply's parents
+        to be in another conversation, or when several conversations of that subject fit."""
         if not facts.reply or facts.subject is None:
             return None
         date = facts.date if facts.date is not None else _now()
-        with self._errors():
-            # The message itself may be in the index already (explain after match).
-            itself = set(self._convs([facts.own]).values()) if facts.own else set()
-            first: dict[int, int] = {}  # conversation -> its earliest date with this subject
-            for conv, when in self.conn.execute(
-                "SELECT conv, date FROM seen WHERE subject = ? ORDER BY date DESC LIMIT 50",
-                (facts.subject,),
-            ):
-                first[conv] = when
-            candidates = []
-            for conv, earliest in first.items():
-                if conv in itself:
-                    continue
-                (last,) = self.conn.execute(
-                    "SELECT max(date) FROM seen WHERE conv = ?", (conv,)
-                ).fetchone()
-                if earliest - window <= date <= last + window:
-                    candidates.append(conv)
-            if not candidates:
-                return None
-            parents = self._convs([k for k in facts.parents if "@" in k][:_MAX_KEYS])
-            if set(parents.values()) - set(candidates) - itself:
-                return None
-            threads = {self._thread_of_convs([conv]) for conv in candidates}
-        if len(threads) != 1 or None in threads:
-            return None  # several conversations of this subject, or one nobody muted
-        msgid, thread, list_name, _ = threads.pop()
-        if lists and list_name not in lists:
+        # The message itself may be in the index already (explain after match).
+        itself = set(self._convs([facts.own]).values()) if facts.own else set()
+        first: dict[int, int] = {}  # conversation -> its earliest date with this subject
+        for conv, when in self.conn.execute(
+            "SELECT conv, date FROM seen WHERE subject = ? ORDER BY date DESC LIMIT 50",
+            (facts.subject,),
+        ):
+            first[conv] = when
+        candidates = set()
+        for conv, earliest in first.items():
+            if conv in itself:
+                continue
+            (last,) = self.conn.execute(
+                "SELECT max(date) FROM seen WHERE conv = ?", (conv,)
+            ).fetchone()
+            if earliest - window <= date <= last + window:
+                candidates.add(conv)
+        if len(candidates) != 1:
+            return None  # no conversation of this subject, or several: two called "Help"
+        parents = self._convs([k for k in facts.parents if "@" in k][:_MAX_KEYS])
+        if set(parents.values()) - candidates - itself:
             return None
-        return Hit(msgid, thread, list_name, "subject")
+        return candidates.pop()
 
     def parent_to_me(self, facts) -> bool | None:
         """Whether the nearest parent the index saw was addressed to me (None: unknown)."""
@@ -316,15 +315,29 @@ class Store:
                 return bool(known[msgid])
         return None
 
-    def record(self, facts, hit: Hit | None = None, to_me: bool | None = None) -> None:
+    def record(
+        self,
+        facts,
+        hit: Hit | None = None,
+        to_me: bool | None = None,
+        window: int | None = SUBJECT_WINDOW,
+    ) -> None:
         """Put a message into the index and, when it matched ``hit``, count the match and
-        add its own id to that thread -- one write transaction."""
+        add its own id to that thread -- one write transaction. A reply that nothing else
+        links joins, in the index, the conversation its subject names (see ``lookup``)
+        whether or not that one is in a thread, unless ``window`` is None."""
         with self._errors(), self._transaction():
-            self._observe(facts, hit, to_me)
+            self._observe(facts, hit, to_me, window)
             if hit is not None:
                 self._learn(hit, facts.own)
 
-    def _observe(self, facts, hit: Hit | None = None, to_me: bool | None = None) -> None:
+    def _observe(
+        self,
+        facts,
+        hit: Hit | None = None,
+        to_me: bool | None = None,
+        window: int | None = None,
+    ) -> None:
         keys = _keys(facts)
         if not keys:
             return
@@ -333,6 +346,10 @@ class Store:
         convs = set(found.values())
         if hit is not None and hit.rule == "subject":
             convs.update(self._convs([hit.msgid]).values())  # join the conversation
+        elif not convs and window is not None:
+            by_subject = self._subject_conv(facts, window)
+            if by_subject is not None:
+                convs.add(by_subject)
         if not convs:
             (target,) = conn.execute("SELECT coalesce(max(conv), 0) + 1 FROM seen").fetchone()
         elif len(convs) == 1:
