@@ -310,6 +310,7 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
     threads = conversations.threads()
     with settings.store() as store:
         results = store.add_threads(threads, list_name, lifetime)
+        store.index_messages(conversations.facts)
     added = sum(r.created for r in results)
     merged = sum(r.changed and not r.created for r in results)  # or extended, or moved
     reasons = sorted(conversations.skipped.items())

@@ -95,6 +95,7 @@ class Conversations:
         self._subjects: dict[str, tuple[int, int, str | None]] = {}  # root -> best subject
         self._count = 0
         self.skipped: Counter[str] = Counter()
+        self.facts: list = []  # message.Facts of each message read, for the message index
 
     def add(self, ids: list[str], subject: str | None = None) -> None:
         """One message's ids (or one refs line): they all belong together."""
@@ -126,11 +127,12 @@ class Conversations:
             self.skipped["unreadable"] += 1
             return
         header = Header(raw)
-        ids = header.ids_nearest_first()
-        if not ids:
+        facts = header.facts()
+        if not facts.ids:
             self.skipped["no ids"] += 1
             return
-        self.add(ids, header.subject())
+        self.facts.append(facts)
+        self.add(facts.ids, header.subject())
 
     def threads(self) -> list[tuple[list[str], str | None]]:
         """(ids, subject) of each conversation, in the order they were first seen."""

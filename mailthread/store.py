@@ -381,6 +381,13 @@ class Store:
                 (facts.subject, None if to_me is None else int(to_me), facts.own),
             )
 
+    def index_messages(self, messages) -> None:
+        """Put messages (``message.Facts``) into the index, in one transaction: what an
+        import read, so that later replies find their conversation (by subject too)."""
+        with self._errors(), self._transaction():
+            for facts in messages:
+                self._observe(facts)
+
     def conversation(self, facts) -> list[str]:
         """The ids of every message the index links to this one (its own included)."""
         with self._errors():

@@ -284,3 +284,17 @@ def test_an_invalid_me_is_a_usage_error_and_the_message_passes(db):
     result = run(["match", "--me", "nobody"], raw, db=db)
     assert result.returncode == 75 and result.stdout == raw
     assert result.stderr.count(b"\n") == 1 and b"--me" in result.stderr
+
+
+def test_an_imported_mailbox_feeds_the_index(db, tmp_path):
+    mbox = tmp_path / "old.mbox"
+    root = mail("root@x", "Build farm outage", 0)
+    reply = mail("a@x", "Re: Build farm outage", 1, in_reply_to="root@x")
+    postmark = b"From someone@example.com Sun Mar  1 10:00:00 2026\n"
+    mbox.write_bytes(postmark + root + b"\n" + postmark + reply + b"\n")
+    result = run(["add", "muted", "--mailbox", mbox], db=db)
+    assert result.returncode == 0, result.stderr
+    # Only the subject ties this Outlook-style reply to the imported conversation.
+    late = mail("late@x", "RE: Build farm outage", 20)
+    assert rule(db, late) == "subject"
+    assert deliver(db, late) == b"muted"
