@@ -248,6 +248,9 @@ def test_an_old_subject_reused_months_later(db):
     assert rule(db, mail("r1@x", "Re: Plans", 29)) == "subject"  # within 30 days
     assert deliver(db, mail("r2@x", "Re: Plans", 31 + 100)) is None  # months later
     assert rule(db, mail("r3@x", "Re: Plans", 40), "--subject-window", "7d") is None
+    assert deliver(db, mail("r4@x", "Re: Plans", 40), "--subject-window=60d") == b"muted"
+    bad = run(["match", "--subject-window", "soon"], mail("r5@x", "Re: Plans", 41), db=db)
+    assert bad.returncode == 75 and b"--subject-window" in bad.stderr
 
 
 # -- to me ------------------------------------------------------------------------------------
