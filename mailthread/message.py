@@ -46,7 +46,9 @@ class Header:
             end = start
         else:
             lf = raw.find(b"\n\n", start)
-            crlf = raw.find(b"\n\r\n", start, len(raw) if lf < 0 else lf)
+            # An empty CRLF line before the first "\n\n" ends the header even when an LF-only
+            # one follows it at once ("\r\n\r\n\n"): its "\n\r\n" starts before lf.
+            crlf = raw.find(b"\n\r\n", start, len(raw) if lf < 0 else lf + 2)
             found = crlf if crlf >= 0 else lf
             end = found + 1 if found >= 0 else len(raw)
         self.start = start
