@@ -160,13 +160,14 @@ class Header:
         values = self.field_values(b"subject")
         if not values:
             return None
-        import email.header  # not on the match path
+        import email.errors  # not on the match path
+        import email.header
 
         text = values[0].decode("utf-8", "replace")
         try:
             text = str(email.header.make_header(email.header.decode_header(text)))
-        except (LookupError, ValueError, UnicodeError):
-            pass
+        except (LookupError, ValueError, UnicodeError, email.errors.HeaderParseError):
+            pass  # a broken encoded word (`=?utf-8?B?A?=`): keep the text as it came
         return " ".join(text.split()) or None
 
     def rewrite(self, line: bytes | None, renamed_field: bytes) -> list[bytes | memoryview]:
