@@ -198,7 +198,14 @@ def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
 
 def write(stdout: BufferedIOBase, pieces) -> None:
     for piece in pieces:
-        stdout.write(piece)
+        # A buffered write into a pipe whose reader has gone can return a short count
+        # instead of raising: write the rest, which then raises (EPIPE).
+        view = memoryview(piece)
+        while view:
+            written = stdout.write(view)
+            if not written:
+                raise OSError("short write")
+            view = view[written:]
     stdout.flush()
 
 
