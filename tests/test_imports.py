@@ -1,0 +1,157 @@
+"""What the per-mail `match` path imports: an exact allowlist, so that a new import on it fails
+here, naming the module.
+
+`python -X importtime` lists every module an interpreter imports; what mailthread adds is that
+list minus the one of a bare interpreter of the same kind. Two kinds:
+
+- as users run it (the installed launcher, and `python -m mailthread`), minus
+  `python -c pass`. In a virtualenv with an editable install, the install's .pth finder
+  already imports re, enum, pathlib... at every start, so this alone cannot see them;
+- with `python -S` (no site, no .pth files; the package found through PYTHONPATH), minus
+  `python -S -c "import site"` (what `site` itself always imports): here re, enum, typing
+  and the rest would show.
+
+(tests/test_match.py checks the launcher's match case against a few unneeded modules.)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import mailthread
+from mailthread.store import Store
+
+PACKAGE_PARENT = str(Path(mailthread.__file__).resolve().parent.parent)
+
+# What mailthread's own code imports for `match`, with the stdlib modules those pull in.
+ALLOWED = {
+    "mailthread",
+    "mailthread.__main__",
+    "mailthread.filter",
+    "mailthread.message",
+    "mailthread.store",
+    "__future__",
+    "_sqlite3",  # the C module: the only part of sqlite3 the store needs
+    "_blake2",  # subject hashes, without hashlib (which loads OpenSSL)
+    "binascii",  # Thread-Index and RFC 2047 words
+    # collections.namedtuple, and what collections and _sqlite3 import themselves
+    "collections",
+    "_collections",
+    "itertools",
+    "keyword",
+    "operator",
+    "_operator",
+    "reprlib",
+    "functools",
+    "_functools",
+    "types",
+}
+REQUIRED = {"mailthread.filter", "mailthread.message", "mailthread.store", "_sqlite3"}
+# Named, for a clear message; the allowlist already keeps them out.
+NEVER = {"click", "sqlite_utils", "mailthread.cli", "mailthread.importer", "email", "re", "enum"}
+NEVER |= {"typing", "hashlib", "json", "argparse", "subprocess", "locale", "mailbox", "pathlib"}
+NEVER |= {"sqlite3", "datetime"}  # the sqlite3 package imports datetime for its adapters
+
+MATCHED = (
+    b"Message-ID: <reply@example.com>\n"
+    b"In-Reply-To: <parent@example.com>\n"
+    b"References: <root@example.com> <parent@example.com>\n"
+    b"Subject: =?utf-8?q?Re=3A_caf=C3=A9?=\n"
+    b"Date: Mon, 1 Jan 2024 10:00:00 +0100\n"
+    b"Thread-Index: AQHZabcdefghijklmnopqrstuvwxyzABCDEFGH==\n"
+    b"To: me@example.com\n\nbody\n"
+)
+# Nothing links it: other ids, subject and Outlook conversation (the index saw MATCHED).
+UNKNOWN = (
+    MATCHED.replace(b"parent@", b"other@")
+    .replace(b"reply@", b"unknown@")
+    .replace(b"root@", b"elsewhere@")
+    .replace(b"caf=C3=A9", b"th=C3=A9")
+    .replace(b"AQHZabcdef", b"AQHZfedcba")
+)
+WITHOUT_IDS = b"Subject: hello\nFrom: a@example.com\n\nbody\n"
+
+
+def imported(args: list[str], stdin: bytes = b"", env=None, site: bool = True) -> set[str]:
+    command = [sys.executable, *([] if site else ["-S"]), "-X", "importtime", *args]
+    result = subprocess.run(command, input=stdin, capture_output=True, env=env, timeout=60)
+    lines = result.stderr.decode().splitlines()
+    problems = [line for line in lines if not line.startswith("import time:")]
+    assert result.returncode == 0 and not problems, result.stderr.decode()
+    return {line.split("|")[-1].strip() for line in lines[1:]}
+
+
+@pytest.fixture(scope="module")
+def environ(tmp_path_factory) -> dict[str, str]:
+    db = tmp_path_factory.mktemp("imports") / "threads.db"
+    store = Store.open(str(db))
+    store.add_thread(["parent@example.com"], "muted", "café")
+    store.close()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MAILTHREAD_")}
+    return {**environ, "MAILTHREAD_DB": str(db), "MAILTHREAD_ME": "me@example.com"}
+
+
+@pytest.fixture(scope="module")
+def baselines(environ) -> dict[tuple[str, bool], set[str]]:
+    """What a bare interpreter imports, for a script and for -m, with and without site."""
+    found = {}
+    for site in (True, False):
+        plain = imported(["-c", "pass" if site else "import site"], env=environ, site=site)
+        found["launcher", site] = plain
+        # -m imports runpy and what it needs before it runs anything of ours.
+        found["-m", site] = plain | imported(["-c", "import site, runpy"], env=environ, site=site)
+    return found
+
+
+def launcher() -> str:
+    script = shutil.which("mailthread")
+    if script is None:
+        pytest.fail("the mailthread console script is not installed (pip install -e .)")
+    return script
+
+
+@pytest.mark.parametrize("site", [True, False], ids=["as installed", "without site"])
+@pytest.mark.parametrize("how", ["launcher", "-m"])
+@pytest.mark.parametrize(
+    "stdin, marked",
+    [(MATCHED, True), (UNKNOWN, False), (WITHOUT_IDS, False)],
+    ids=["match", "no match", "no ids"],
+)
+def test_match_imports_only_its_allowlist(environ, baselines, how, site, stdin, marked):
+    env = dict(environ)
+    if not site:
+        env["PYTHONPATH"] = PACKAGE_PARENT
+    args = [launcher(), "match"] if how == "launcher" else ["-m", "mailthread", "match"]
+    # The same command, without -X importtime, does what it is here for.
+    out = subprocess.run(
+        [sys.executable, *([] if site else ["-S"]), *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+    )
+    assert out.returncode == 0 and out.stderr == b"", out.stderr
+    mark = b"\nX-Mailthread: muted; to-me\n\nbody\n"
+    assert out.stdout == (stdin.replace(b"\n\nbody\n", mark) if marked else stdin)
+
+    loaded = imported(args, stdin, env, site) - baselines[how, site]
+    assert not loaded & NEVER, f"match imports {sorted(loaded & NEVER)}"
+    assert loaded <= ALLOWED, f"match imports modules not on its allowlist: {loaded - ALLOWED}"
+    assert REQUIRED <= loaded, f"not imported (is this the match path?): {REQUIRED - loaded}"
+
+
+def test_the_allowlist_check_sees_an_import_of_re(environ):
+    """Without site, a module the match path does not need shows up: the check has teeth."""
+    env = {**environ, "PYTHONPATH": PACKAGE_PARENT}
+    bare = imported(["-c", "import site"], env=env, site=False)
+    with_re = imported(["-c", "import re, mailthread.filter"], env=env, site=False) - bare
+    assert {"re", "enum"} <= with_re - ALLOWED
+
+
+def test_other_commands_do_load_click(environ):
+    assert "click" in imported([launcher(), "list"], env=environ)
