@@ -1,0 +1,463 @@
+"""Faults, each with its documented outcome, through the installed console script.
+
+`match` must write every message out -- unchanged, exit 75 and one `mailthread: ...` line on
+stderr when anything goes wrong, so that procmail's W flag keeps the original -- and the
+other commands must fail with one line and exit 75, leaving the database consistent and as
+it was.
+
+Already tested elsewhere, not repeated here: `match` with garbage bytes as its database,
+locked past --timeout (a whole message), a database folder that cannot be created, stdout
+closed before it starts (`>&-`) and stderr closed (tests/test_match.py); a corrupt file,
+another program's SQLite database and a newer schema (tests/test_store.py); a garbage
+database, a missing mailthread and a broken muted folder under the real procmail
+(tests/e2e/test_procmail.py); parallel writers (tests/test_concurrency.py,
+tests/e2e/test_load.py).
+
+How the faults are made, unprivileged:
+- a full disk: RLIMIT_FSIZE in the child (with SIGXFSZ ignored, so that write() fails with
+  EFBIG instead of killing it), which SQLite reports as "disk I/O error";
+- read-only: file modes. Run as root, the child first drops, from its capability bounding
+  set, the capabilities that let root ignore them (exec then leaves it without them);
+- a 200 MB message: run under RLIMIT_AS of 1.5 GiB, and its peak RSS (os.wait4) must stay
+  under twice the message's size: one copy of the message, not more.
+
+MAILTHREAD_LONG_TESTS=1 also kills `add` at several more points of its import.
+"""
+
+import ctypes
+import hashlib
+import os
+import resource
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+
+import pytest
+from conftest import mailthread_command, message, run
+
+LONG = os.environ.get("MAILTHREAD_LONG_TESTS") == "1"
+PARENT = message("parent@x", subject="Help")
+REPLY = message("reply@x", in_reply_to="parent@x", references=["parent@x"], subject="Re: Help")
+MARKED = REPLY.replace(b"\n\n", b"\nX-Mailthread: muted\n\n", 1)
+NEW = message("new@x", subject="Another")
+
+
+def one_line(result) -> str:
+    """The one ``mailthread: ...`` line a failure writes on stderr."""
+    err = result.stderr.decode()
+    assert err.startswith("mailthread: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def mute(db, raw=PARENT) -> None:
+    result = run(["add", "muted"], raw, db=db)
+    assert result.returncode == 0, result.stderr
+
+
+def contents(db) -> dict:
+    """Everything the database records, and whether SQLite finds it consistent."""
+    conn = sqlite3.connect(db)
+    try:
+        state = {"integrity": conn.execute("PRAGMA integrity_check").fetchall()}
+        for table in ("threads", "ids", "seen"):
+            state[table] = sorted(conn.execute(f"SELECT * FROM {table}"))
+    finally:
+        conn.close()
+    return state
+
+
+# -- locked past the busy timeout -------------------------------------------------------------
+
+
+@pytest.fixture
+def write_lock(db):
+    """The database with a thread muted, and a write lock held on it as a stuck writer
+    would (``BEGIN EXCLUSIVE``); yields the contents before, then releases the lock."""
+    mute(db)
+    before = contents(db)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    yield before
+    holder.execute("ROLLBACK")
+    holder.close()
+
+
+@pytest.mark.parametrize(
+    "args, stdin",
+    [
+        # procmail's h: only the header comes (the whole message is in tests/test_match.py)
+        (["match"], REPLY[: REPLY.index(b"\n\n") + 2]),
+        (["add", "watched"], NEW),
+        (["remove", "--message-id", "parent@x"], b""),
+        (["expire", "--idle", "1h"], b""),
+    ],
+    ids=["match-header-only", "add", "remove", "expire"],
+)
+def test_writers_give_up_after_the_timeout_changing_nothing(db, write_lock, args, stdin):
+    """Every command that writes waits --timeout for the lock, then fails in one line."""
+    result = run(["--timeout", "0.2", *args], stdin, db=db)
+    assert result.returncode == 75
+    assert "locked" in one_line(result)
+    assert result.stdout == (stdin if args[0] == "match" else b"")
+    assert contents(db) == write_lock
+
+
+def test_readers_answer_while_a_writer_holds_the_lock(db, write_lock):
+    """WAL: a stuck writer does not stop `list` or `explain` (readers take no lock)."""
+    listed = run(["--timeout", "0.2", "list"], db=db)
+    assert listed.returncode == 0 and b"Help" in listed.stdout, listed.stderr
+    explained = run(["--timeout", "0.2", "explain"], REPLY, db=db)
+    assert explained.returncode == 0 and b"parent@x" in explained.stdout, explained.stderr
+
+
+# -- read-only --------------------------------------------------------------------------------
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_CAPBSET_DROP = 24
+# CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER: what lets root ignore file modes.
+_CAPS_OVER_FILE_MODES = (1, 2, 3)
+
+
+def _drop_root_file_powers() -> None:
+    for cap in _CAPS_OVER_FILE_MODES:
+        if _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def bound_by_file_modes() -> dict:
+    """subprocess options under which the child obeys file modes, even run by root."""
+    if os.geteuid() != 0:
+        return {}
+    probe = subprocess.run(["true"], preexec_fn=_drop_root_file_powers, check=False)
+    if probe.returncode != 0:
+        pytest.skip("running as root without CAP_SETPCAP: file modes cannot bind the child")
+    return {"preexec_fn": _drop_root_file_powers}
+
+
+class ReadOnly:
+    """The database with a thread muted, then its file or its folder made read-only."""
+
+    def __init__(self, db, kind: str) -> None:
+        mute(db)
+        self.db = db
+        self.kind = kind
+        self.before = contents(db)
+        self.target = db if kind == "file" else db.parent
+        self.mode = self.target.stat().st_mode
+        self.target.chmod(0o444 if kind == "file" else 0o555)
+
+    def unchanged(self) -> bool:
+        """Writable again: whether the database still holds just what it held."""
+        self.target.chmod(self.mode)
+        return contents(self.db) == self.before
+
+
+@pytest.fixture(params=["file", "folder"])
+def read_only(request, db):
+    state = ReadOnly(db, request.param)
+    yield state
+    state.target.chmod(state.mode)
+
+
+def test_read_only_database_match_passes_the_message_through(db, read_only):
+    """A match that cannot be recorded is not marked either: the message goes out
+    unchanged, exit 75, as for any unusable database."""
+    result = run(["match"], REPLY, db=db, **bound_by_file_modes())
+    assert (result.returncode, result.stdout) == (75, REPLY)
+    assert "readonly" in one_line(result)
+    assert read_only.unchanged()
+
+
+def test_read_only_database_add_fails_in_one_line(db, read_only):
+    result = run(["add", "watched"], NEW, db=db, **bound_by_file_modes())
+    assert (result.returncode, result.stdout) == (75, b"")
+    assert "readonly" in one_line(result)
+    assert read_only.unchanged()
+
+
+def test_read_only_file_can_still_be_listed(db, read_only):
+    """A read-only file (a backup, another user's database) can be read; a read-only
+    folder cannot, as SQLite must create the WAL's shared-memory file next to it."""
+    result = run(["list"], db=db, **bound_by_file_modes())
+    if read_only.kind == "file":
+        assert result.returncode == 0 and b"Help" in result.stdout, result.stderr
+    else:
+        assert (result.returncode, result.stdout) == (75, b"")
+        one_line(result)
+
+
+# -- corrupt ----------------------------------------------------------------------------------
+
+
+def truncated_real_database(db) -> bytes:
+    """A real database of 2,000 threads, cut to half its size, as a crash of the disk
+    or a careless copy would leave it."""
+    refs = db.parent / "refs"
+    db.parent.mkdir(exist_ok=True)
+    refs.write_text("".join(f"<t{i}@x> <u{i}@x>\n" for i in range(2000)))
+    result = run(["add", "muted", "--refs-file", refs], db=db)
+    assert result.returncode == 0, result.stderr
+    whole = db.read_bytes()
+    assert len(whole) > 8 * 4096
+    half = whole[: len(whole) // 2 // 4096 * 4096]
+    db.write_bytes(half)
+    return half
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_database_is_left_as_it_is(db, damage):
+    """Every command fails in one line with exit 75 (match writing the message out
+    unchanged), and none of them overwrites the file or starts a new database in its
+    place: what is left is there to be rescued."""
+    if damage == "garbage":
+        db.parent.mkdir()
+        db.write_bytes(os.urandom(20000))
+        damaged = db.read_bytes()
+    else:
+        damaged = truncated_real_database(db)
+    reply = message("r@x", in_reply_to="u1999@x", subject="Re: x")
+    result = run(["match"], reply, db=db)
+    assert (result.returncode, result.stdout) == (75, reply)
+    one_line(result)
+    for args, stdin in [(["add", "watched"], NEW), (["list"], b""), (["explain"], reply)]:
+        result = run(args, stdin, db=db)
+        assert (result.returncode, result.stdout) == (75, b""), args
+        one_line(result)
+    assert db.read_bytes() == damaged
+
+
+# -- full disk --------------------------------------------------------------------------------
+
+
+def disk_full_at(size: int):
+    """subprocess options under which no file can grow past ``size`` bytes."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return {"preexec_fn": limit}
+
+
+def test_full_disk_match_passes_the_message_through(db):
+    """No room even for the WAL: the reply goes out unchanged with exit 75; once there is
+    room again the same reply is marked (the failed one recorded nothing)."""
+    mute(db)
+    before = contents(db)
+    result = run(["match"], REPLY, db=db, **disk_full_at(0))
+    assert (result.returncode, result.stdout) == (75, REPLY)
+    one_line(result)
+    assert contents(db) == before
+    again = run(["match"], REPLY, db=db)
+    assert (again.returncode, again.stdout) == (0, MARKED)
+
+
+def test_full_disk_on_first_use_passes_the_message_through(db):
+    """The database cannot even be set up: the message passes; what was left of the new
+    file does not stand in the way once there is room."""
+    result = run(["match"], REPLY, db=db, **disk_full_at(0))
+    assert (result.returncode, result.stdout) == (75, REPLY)
+    one_line(result)
+    mute(db)
+    assert run(["match"], REPLY, db=db).stdout == MARKED
+
+
+def refs_file(path, lines: int, prefix: str = "t"):
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(
+        "".join(f"<{prefix}{i}a@x> <{prefix}{i}b@x> <{prefix}{i}c@x>\n" for i in range(lines))
+    )
+    return path
+
+
+@pytest.mark.parametrize("case", ["no room at all", "room runs out mid-import"])
+def test_full_disk_add_fails_cleanly_and_works_once_there_is_room(db, case):
+    """`add` fails in one line with exit 75, records nothing of what it was given, and
+    leaves the database consistent; the same `add` succeeds once there is room."""
+    mute(db)
+    before = contents(db)
+    if case == "no room at all":  # mutt's M
+        args, stdin, limit = ["add", "watched"], NEW, 0
+    else:  # 60,000 ids: several MB of WAL, filled within one transaction
+        args = ["add", "watched", "--refs-file", refs_file(db.parent / "refs", 20000)]
+        stdin, limit = b"", 1 << 20
+    result = run(args, stdin, db=db, **disk_full_at(limit))
+    assert (result.returncode, result.stdout) == (75, b"")
+    assert str(db) in one_line(result)
+    assert contents(db) == before
+    again = run(args, stdin, db=db)
+    assert again.returncode == 0, again.stderr
+    after = contents(db)
+    assert after["integrity"] == [("ok",)]
+    assert len(after["threads"]) == 1 + (1 if limit == 0 else 20000)
+
+
+# -- add killed mid-transaction ---------------------------------------------------------------
+
+
+def kill_while_writing(db, args, wal_bytes: int) -> int:
+    """Start ``mailthread args``, SIGKILL it once its write-ahead log has grown past
+    ``wal_bytes`` (it is writing its transaction), and return its exit status (-9), or
+    its own exit status if it finished first."""
+    wal = db.parent / (db.name + "-wal")
+    proc = subprocess.Popen(
+        [*mailthread_command(), *map(str, args)],
+        env={**os.environ, "MAILTHREAD_DB": str(db)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while proc.poll() is None:
+            if wal.exists() and wal.stat().st_size > wal_bytes:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.005)
+        return proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize(
+    "wal_mb", [1, 4, 8, 16, 24] if LONG else [2], ids=lambda mb: f"killed-at-{mb}MB-of-WAL"
+)
+def test_add_killed_mid_transaction_leaves_all_or_nothing(db, wal_mb):
+    """SIGKILL while an import of 200,000 refs lines writes: the database is consistent,
+    holds either every thread of the import or none of them, and the next `add` works."""
+    mute(db)
+    before = contents(db)
+    refs = refs_file(db.parent / "refs", 200_000, "k")
+    status = kill_while_writing(db, ["add", "watched", "--refs-file", refs], wal_mb << 20)
+    after = contents(db)
+    assert after["integrity"] == [("ok",)]
+    imported = len(after["threads"]) - len(before["threads"])
+    if status == -signal.SIGKILL:
+        assert imported in (0, 200_000)
+        if imported == 0:
+            assert after == before
+    else:  # it finished before the WAL grew that much: nothing to kill
+        assert status == 0 and imported == 200_000
+    result = run(["add", "watched"], NEW, db=db)
+    assert result.returncode == 0, result.stderr
+    assert run(["match"], REPLY, db=db).stdout == MARKED
+
+
+# -- stdout closed early ----------------------------------------------------------------------
+
+
+def into_a_gone_reader(db, args, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    """Run ``mailthread args`` with its stdout the write end of a pipe whose reader has
+    already gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [*mailthread_command(), *args],
+            input=stdin,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "MAILTHREAD_DB": str(db)},
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize("size", [0, 1 << 20], ids=["small", "1MB-body"])
+def test_match_into_a_reader_that_has_gone(db, size):
+    """`match ... | reader` whose reader exits at once: EPIPE, not a traceback; exit 75
+    (procmail would keep the original) and one line saying why."""
+    mute(db)
+    result = into_a_gone_reader(db, ["match"], REPLY + b"x" * size)
+    assert result.returncode == 75
+    assert "cannot write the message" in one_line(result)
+
+
+def test_match_into_a_reader_that_stops_half_way(db):
+    """The reader takes the first 100 bytes of a 4 MB message and exits: the rest cannot
+    be written, so exit 75 (a short write once went unnoticed: exit 0, message cut)."""
+    mute(db)
+    msg = REPLY + b"y" * (4 << 20)
+    match = subprocess.Popen(
+        [*mailthread_command(), "match"],
+        env={**os.environ, "MAILTHREAD_DB": str(db)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    head = subprocess.Popen(["head", "-c", "100"], stdin=match.stdout, stdout=subprocess.PIPE)
+    match.stdout.close()
+    _, err = match.communicate(msg, timeout=60)
+    first = head.communicate(timeout=60)[0]
+    assert first == MARKED[:100]
+    assert match.returncode == 75
+    assert err.startswith(b"mailthread: cannot write the message") and err.count(b"\n") == 1
+
+
+def test_list_into_a_reader_that_has_gone(db):
+    """`mailthread list | head -1` with many threads: no traceback, nothing on stderr."""
+    mute(db)
+    refs = refs_file(db.parent / "refs", 2000)
+    assert run(["add", "muted", "--refs-file", refs], db=db).returncode == 0
+    result = into_a_gone_reader(db, ["list", "--json"])
+    assert result.returncode != 0 and result.stderr == b""
+
+
+# -- a 200 MB message through fW --------------------------------------------------------------
+
+BIG = 200 * 10**6
+CHUNK_LINE = b"From the 8-bit and CRLF part: caf\xe9 \xff\xfe na\xc3\xafve\r\n" + b"z" * 70 + b"\n"
+
+
+def test_200_MB_message_through_match_whole(db):
+    """A procmail fW recipe (no h) pipes the whole message: it comes out byte for byte
+    with the one line inserted, and match holds one copy of it in memory at most: under
+    RLIMIT_AS 1.5 GiB, its peak RSS stays below twice the message's size."""
+    mute(db)
+    postmark = b"From sender@example.org  Mon Jan  1 10:00:00 2024\n"
+    head = postmark + REPLY[: REPLY.index(b"\n\n") + 2]
+    chunk = CHUNK_LINE * ((1 << 20) // len(CHUNK_LINE))
+    count = BIG // len(chunk)
+    expected = hashlib.sha256(postmark + MARKED[: MARKED.index(b"\n\n") + 2])
+    for _ in range(count):
+        expected.update(chunk)
+    size = len(head) + count * len(chunk)
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 29, 3 << 29))
+
+    proc = subprocess.Popen(
+        [*mailthread_command(), "match"],
+        env={**os.environ, "MAILTHREAD_DB": str(db)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=limit_memory,
+    )
+
+    def feed() -> None:
+        try:
+            proc.stdin.write(head)
+            for _ in range(count):
+                proc.stdin.write(chunk)
+        finally:
+            proc.stdin.close()
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    got, length = hashlib.sha256(), 0
+    while piece := proc.stdout.read(1 << 20):
+        got.update(piece)
+        length += len(piece)
+    feeder.join()
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert (proc.returncode, err) == (0, b"")
+    assert length == size + len(b"X-Mailthread: muted\n")
+    assert got.hexdigest() == expected.hexdigest()
+    assert usage.ru_maxrss * 1024 < 2 * size  # ru_maxrss is in KiB on Linux
