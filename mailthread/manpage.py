@@ -125,8 +125,9 @@ def render_paragraphs(items: list[tuple[bool, str]]) -> list[str]:
 
 def options(command: click.Command, ctx: click.Context) -> list[str]:
     out = []
+    help_option = command.get_help_option(ctx)
     for param in command.get_params(ctx):
-        if not isinstance(param, click.Option) or (param.name == "help" and command is not cli):
+        if not isinstance(param, click.Option) or (param is help_option and command is not cli):
             continue  # arguments are in the synopsis; --help once, under OPTIONS
         record = param.get_help_record(ctx)
         if record is None:
@@ -137,7 +138,7 @@ def options(command: click.Command, ctx: click.Context) -> list[str]:
 
 
 def render() -> str:
-    root = click.Context(cli, info_name="mailthread")
+    root = click.Context(cli, info_name="mailthread", **cli.context_settings)
     lines = [
         f'.TH MAILTHREAD 1 "{DATE}" "mailthread {__version__}" "User Commands"',
         ".SH NAME",

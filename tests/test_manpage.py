@@ -41,7 +41,7 @@ def test_it_renders_without_warnings_and_covers_every_command_and_option():
         assert f"\n{heading}\n" in text
     for page in ("procmail(1)", "procmailrc(5)", "formail(1)", "mutt(1)"):
         assert page in text
-    root = click.Context(cli, info_name="mailthread")
+    root = click.Context(cli, info_name="mailthread", **cli.context_settings)
     for name, command in cli.commands.items():
         assert f"mailthread {name} " in text
         for param in command.get_params(click.Context(command, parent=root)):
