@@ -141,8 +141,8 @@ def match(
     argv += ["--no-subject"] if no_subject else [f"--subject-window={subject_window}"]
     if settings.db:
         argv[:0] = ["--db", settings.db]
-    stdout = click.get_binary_stream("stdout")
-    status = filter.run(argv, click.get_binary_stream("stdin"), stdout, sys.stderr, os.environ)
+    stdin, stdout = filter.standard_streams()
+    status = filter.run(argv, stdin, stdout, sys.stderr, os.environ)
     sys.exit(status)
 
 
@@ -249,7 +249,7 @@ def add(
     if mailboxes or refs_files:
         import_threads(settings, list_name, lifetime, mailboxes, refs_files)
         return
-    raw = click.get_binary_stream("stdin").read()
+    raw = read_stdin()
     messages = split_concatenated(raw)
     if not messages:
         raise Failure("no message on stdin")
@@ -323,6 +323,11 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
     )
 
 
+def read_stdin() -> bytes:
+    """The bytes on stdin; none when it was closed before we started."""
+    return filter.standard_streams()[0].read()
+
+
 def message_facts(message_id: str | None) -> tuple[Facts, Header | None]:
     """What to look up: the given id, or the message on stdin."""
     if message_id is not None:
@@ -332,7 +337,7 @@ def message_facts(message_id: str | None) -> tuple[Facts, Header | None]:
         if not msgid:
             raise click.BadParameter("empty message id", param_hint="--message-id")
         return Facts(msgid, [], [msgid], None, None, False, None), None
-    header = Header(click.get_binary_stream("stdin").read())
+    header = Header(read_stdin())
     facts = header.facts()
     if not (facts.ids or facts.thread_index or facts.reply):
         raise Failure(

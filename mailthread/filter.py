@@ -253,9 +253,15 @@ class _Closed:
     flush = write
 
 
-def main(argv: list[str]) -> int:
+def standard_streams():
+    """stdin and stdout as bytes streams, standing in for one closed before we started."""
     stdin = sys.stdin.buffer if sys.stdin is not None else _Closed()
     stdout = sys.stdout.buffer if sys.stdout is not None else _Closed()
+    return stdin, stdout
+
+
+def main(argv: list[str]) -> int:
+    stdin, stdout = standard_streams()
     status = run(argv, stdin, stdout, sys.stderr, os.environ)
     if sys.stdout is not None:
         try:
