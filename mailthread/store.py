@@ -161,7 +161,7 @@ class Store:
         with store._errors():
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
-                store._migrate(version)
+                store._migrate(version, timeout)
             if not durable:
                 conn.execute("PRAGMA synchronous=NORMAL")
         return store
@@ -172,7 +172,7 @@ class Store:
     def _errors(self):
         return _ErrorsAsStoreError(self)
 
-    def _migrate(self, version: int) -> None:
+    def _migrate(self, version: int, timeout: float) -> None:
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"database {self.path} has schema version {version}, newer than this "
@@ -180,7 +180,7 @@ class Store:
             )
         conn = self.conn
         # journal_mode cannot change inside a transaction; it is stored in the file.
-        conn.execute("PRAGMA journal_mode=WAL")
+        self._wal(timeout)
         with self._transaction():
             version = conn.execute("PRAGMA user_version").fetchone()[0]  # another may have won
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -190,6 +190,22 @@ class Store:
                 for statement in step:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+
+    def _wal(self, timeout: float) -> None:
+        """Put the file in WAL mode. While another process holds the write lock on a file
+        still in rollback mode (two first uses at once), SQLite refuses the switch at once,
+        without the busy timeout: wait here instead, as long as the timeout allows."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.01)
 
     def _transaction(self):
         return _Transaction(self.conn)

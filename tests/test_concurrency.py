@@ -1,11 +1,17 @@
-"""Parallel `match` and `add` processes on one database lose nothing."""
+"""Parallel processes on one database: `match` and `add` lose nothing, and first uses at
+once wait for each other."""
 
 import os
 import sqlite3
 import subprocess
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from conftest import mailthread_command, message
+
+from mailthread.store import SCHEMA_VERSION, Store, StoreError
 
 
 def test_parallel_match_and_add_lose_nothing(db):
@@ -49,3 +55,42 @@ def test_parallel_match_and_add_lose_nothing(db):
     for i in range(0, 14, 2):
         assert thread_of[f"other{i}@x"] == thread_of[f"other{i + 1}@x"] == thread_of[f"merge{i}@x"]
     assert len(thread_of) == 1 + 40 + 30 + 7
+
+
+def test_first_use_waits_while_another_process_sets_the_database_up(tmp_path):
+    """The first deliveries after installing, or `list` run while mutt's `add` creates the
+    database: SQLite refuses to switch a file still in rollback mode to WAL at once, without
+    the busy timeout, while another connection holds its write lock. Store.open waits."""
+    path = tmp_path / "threads.db"
+    path.touch()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    opened = []
+
+    def first_use():
+        Store.open(str(path), timeout=30).close()
+        opened.append(True)
+
+    opener = threading.Thread(target=first_use)
+    opener.start()
+    time.sleep(0.5)
+    assert opener.is_alive()  # waiting, not failed
+    other.execute("COMMIT")
+    other.close()
+    opener.join(30)
+    assert opened == [True]
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_first_use_gives_up_after_the_timeout(tmp_path):
+    path = tmp_path / "threads.db"
+    path.touch()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="database is locked"):
+        Store.open(str(path), timeout=0.5)
+    assert time.monotonic() - started >= 0.5
+    other.execute("ROLLBACK")
