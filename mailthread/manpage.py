@@ -89,7 +89,16 @@ EXAMPLES = [
     ),
 ]
 
-SEE_ALSO = ["procmail(1)", "procmailrc(5)", "formail(1)", "mutt(1)", "muttrc(5)", "cron(8)"]
+SEE_ALSO = [
+    "procmail(1)",
+    "procmailrc(5)",
+    "formail(1)",
+    "mutt(1)",
+    "muttrc(5)",
+    "neomutt(1)",
+    "maildrop(1)",
+    "cron(8)",
+]
 
 
 def escape(text: str) -> str:
