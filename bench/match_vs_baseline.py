@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import sqlite3
 import statistics
@@ -93,9 +94,17 @@ def make_stores(
 
 
 def time_commands(commands: dict[str, tuple[list[str], bytes, dict]], runs: int) -> dict:
+    """Median seconds of each command over ``runs`` rounds after a warm-up round. Every
+    round runs each command once, in an order shuffled anew (seeded, so repeatable): a
+    command that always followed a heavy one (the baseline scanning a million ids) would
+    always start with cold caches, and a ratio between two commands would carry that."""
     times: dict[str, list[float]] = {name: [] for name in commands}
+    shuffle = random.Random(0).shuffle
     for round_ in range(runs + 1):
-        for name, (argv, stdin, env) in commands.items():
+        order = list(commands)
+        shuffle(order)
+        for name in order:
+            argv, stdin, env = commands[name]
             start = time.perf_counter()
             result = subprocess.run(argv, input=stdin, capture_output=True, env=env)
             elapsed = time.perf_counter() - start
