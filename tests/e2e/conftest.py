@@ -164,8 +164,38 @@ def env(tmp_path) -> Env:
     return Env(tmp_path)
 
 
+# What the rc examples write and file, and the messages the delivery tests use.
+MUTED = b"X-Mailthread: muted"
+WATCHED = b"X-Mailthread: watched"
+READ = b"Status: RO"
+PARENT = message("parent@example.com", subject="Plans")
+REPLY = message(
+    "reply@example.com",
+    subject="Re: Plans",
+    in_reply_to="parent@example.com",
+    references=("parent@example.com",),
+    body=b"Replying.\nFrom the start this was a bad idea.\n>quoted\n",
+)
+OTHER = message("other@example.com", subject="Lunch?", body=b"From noon on?\n")
+
+
+def day(hour: int) -> str:
+    return f"Mon, 01 Jan 2024 {hour:02}:00:00 +0000"
+
+
+# The inbox of the mutt and neomutt tests; sorted by date, messages 1, 2, 3, 4 of the index.
+INBOX = [
+    message("plans@example.com", subject="Plans", date=day(10)),
+    message("lunch@example.com", subject="Lunch", date=day(11)),
+    message("tagme-a@example.com", subject="tagme A", date=day(12)),
+    message("tagme-b@example.com", subject="tagme B", date=day(13)),
+]
+
+
 class Mutt:
     """mutt running in a detached tmux session on a private socket."""
+
+    program = "mutt"
 
     def __init__(self, env: Env, muttrc: Path, width: int = 120, height: int = 40) -> None:
         self.env = env
@@ -178,7 +208,7 @@ class Mutt:
             "-f", str(conf), "new-session", "-d", "-s", "mutt", "-c", str(env.tmp),
             "-x", str(width), "-y", str(height),
             "--", "env", "TERM=screen", f"HOME={env.home}", f"MAILTHREAD_DB={env.db}",
-            f"PATH={path}", "mutt", "-n", "-F", str(muttrc),
+            f"PATH={path}", self.program, "-n", "-F", str(muttrc),
         )  # fmt: skip
 
     def tmux(self, *args: str) -> str:
@@ -258,14 +288,14 @@ def write_maildir(folder: Path, messages: list[bytes]) -> None:
         (folder / "cur" / f"100000000{i}.P1Q1.test:2,S").write_bytes(msg)
 
 
-@pytest.fixture
-def mutt_session(env):
-    """Start mutt with a muttrc: ``start(settings)`` returns a Mutt at its index."""
-    require("mutt", "tmux")
+def mutt_sessions(env, kind: type[Mutt], example: Path):
+    """Yield ``start(settings)``, which starts ``kind`` (Mutt or a subclass) on the Maildir
+    folders of ``env`` with an rc file that sets ``settings`` and then sources ``example``,
+    and returns it at its index; closes every session started, at the end."""
     sessions = []
 
     def start(settings: str) -> Mutt:
-        muttrc = env.tmp / "muttrc"
+        muttrc = env.tmp / f"{kind.program}rc"
         muttrc.write_text(
             f"set folder={env.mail}\n"
             "set spoolfile=+inbox mbox_type=Maildir mbox=+inbox postponed=+postponed\n"
@@ -273,13 +303,20 @@ def mutt_session(env):
             "unset move mail_check_stats ts_enabled\n"
             "set sort=date sleep_time=0 charset=utf-8 quit=yes\n"
             f"{settings}\n"
-            f"source {MUTTRC}\n"
+            f"source {example}\n"
         )
-        session = Mutt(env, muttrc)
+        session = kind(env, muttrc)
         sessions.append(session)
-        session.wait_for("mutt's index", session.in_index)
+        session.wait_for(f"{kind.program}'s index", session.in_index)
         return session
 
     yield start
     for session in sessions:
         session.close()
+
+
+@pytest.fixture
+def mutt_session(env):
+    """Start mutt with a muttrc: ``start(settings)`` returns a Mutt at its index."""
+    require("mutt", "tmux")
+    yield from mutt_sessions(env, Mutt, MUTTRC)

@@ -10,26 +10,26 @@ import subprocess
 
 import pytest
 
-from .conftest import REPO, SENDER, Env, message, raw, write_maildir
+from .conftest import (
+    MUTED,
+    OTHER,
+    PARENT,
+    READ,
+    REPLY,
+    REPO,
+    SENDER,
+    WATCHED,
+    Env,
+    message,
+    raw,
+    write_maildir,
+)
 
 pytestmark = pytest.mark.e2e
 
 MAILDROPRC = REPO / "contrib" / "maildroprc.example"
-MUTED = b"X-Mailthread: muted"
-WATCHED = b"X-Mailthread: watched"
-READ = b"Status: RO"
 # The postmark maildrop writes in an mbox for `maildrop -f sender@example.org`.
 FROM_LINE = re.compile(rb"From sender@example\.org +\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4}\n")
-
-PARENT = message("parent@example.com", subject="Plans")
-REPLY = message(
-    "reply@example.com",
-    subject="Re: Plans",
-    in_reply_to="parent@example.com",
-    references=("parent@example.com",),
-    body=b"Replying.\nFrom the start this was a bad idea.\n>quoted\n",
-)
-OTHER = message("other@example.com", subject="Lunch?", body=b"From noon on?\n")
 
 
 class Maildrop(Env):

@@ -5,25 +5,9 @@ import subprocess
 
 import pytest
 
-from .conftest import message, raw, write_maildir
+from .conftest import INBOX, MUTED, WATCHED, day, message, raw, write_maildir
 
 pytestmark = pytest.mark.e2e
-
-MUTED = b"X-Mailthread: muted"
-WATCHED = b"X-Mailthread: watched"
-
-
-def day(hour: int) -> str:
-    return f"Mon, 01 Jan 2024 {hour:02}:00:00 +0000"
-
-
-# mutt sorts by date: these are messages 1, 2, 3, 4 of the index.
-INBOX = [
-    message("plans@example.com", subject="Plans", date=day(10)),
-    message("lunch@example.com", subject="Lunch", date=day(11)),
-    message("tagme-a@example.com", subject="tagme A", date=day(12)),
-    message("tagme-b@example.com", subject="tagme B", date=day(13)),
-]
 
 
 def reply_to(msgid: str):

@@ -2,7 +2,6 @@
 and forget threads through the installed mailthread, and put the user's settings back."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -10,42 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import MUTTRC, REPO, Env, Mutt, message, raw, write_maildir
+from .conftest import INBOX, MUTTRC, REPO, Env, Mutt, mutt_sessions, raw, write_maildir
 
 pytestmark = pytest.mark.e2e
 
 NEOMUTTRC = REPO / "contrib" / "neomuttrc.example"
 
 
-def day(hour: int) -> str:
-    return f"Mon, 01 Jan 2024 {hour:02}:00:00 +0000"
-
-
-# neomutt sorts by date: these are messages 1, 2, 3, 4 of the index.
-INBOX = [
-    message("plans@example.com", subject="Plans", date=day(10)),
-    message("lunch@example.com", subject="Lunch", date=day(11)),
-    message("tagme-a@example.com", subject="tagme A", date=day(12)),
-    message("tagme-b@example.com", subject="tagme B", date=day(13)),
-]
-
-
 class NeoMutt(Mutt):
     """neomutt in a detached tmux session; the helpers of conftest's Mutt, with neomutt's
     own status line and its own answer to ":set ?name"."""
 
-    def __init__(self, env: Env, muttrc: Path, width: int = 120, height: int = 40) -> None:
-        self.env = env
-        self.socket = env.tmp / "tmux.sock"
-        conf = env.tmp / "tmux.conf"
-        conf.write_text("set -g remain-on-exit on\n")
-        path = os.pathsep.join([os.path.dirname(env.mailthread), os.environ.get("PATH", "")])
-        self.tmux(
-            "-f", str(conf), "new-session", "-d", "-s", "mutt", "-c", str(env.tmp),
-            "-x", str(width), "-y", str(height),
-            "--", "env", "TERM=screen", f"HOME={env.home}", f"MAILTHREAD_DB={env.db}",
-            f"PATH={path}", "neomutt", "-n", "-F", str(muttrc),
-        )  # fmt: skip
+    program = "neomutt"
 
     def in_index(self) -> bool:
         screen = self.screen()
@@ -75,27 +50,7 @@ def neomutt(env):
     """Start neomutt on a Maildir inbox of INBOX with a neomuttrc that sources
     contrib/neomuttrc.example after ``settings``: ``start(settings)`` returns it at its index."""
     write_maildir(env.mail / "inbox", [raw(m) for m in INBOX])
-    sessions = []
-
-    def start(settings: str) -> NeoMutt:
-        muttrc = env.tmp / "neomuttrc"
-        muttrc.write_text(
-            f"set folder={env.mail}\n"
-            "set spoolfile=+inbox mbox_type=Maildir mbox=+inbox postponed=+postponed\n"
-            'set record="" header_cache=""\n'
-            "unset move mail_check_stats ts_enabled\n"
-            "set sort=date sleep_time=0 charset=utf-8 quit=yes\n"
-            f"{settings}\n"
-            f"source {NEOMUTTRC}\n"
-        )
-        session = NeoMutt(env, muttrc)
-        sessions.append(session)
-        session.wait_for("neomutt's index", session.in_index)
-        return session
-
-    yield start
-    for session in sessions:
-        session.close()
+    yield from mutt_sessions(env, NeoMutt, NEOMUTTRC)
 
 
 def mailthread(env, *args: str) -> subprocess.CompletedProcess:

@@ -6,26 +6,14 @@ import re
 
 import pytest
 
-from .conftest import message, raw
+from .conftest import MUTED, OTHER, PARENT, READ, REPLY, WATCHED, message, raw
 
 pytestmark = pytest.mark.e2e
 
-MUTED = b"X-Mailthread: muted"
-WATCHED = b"X-Mailthread: watched"
-READ = b"Status: RO"
 # The postmark procmail writes for `procmail -f sender@example.org`.
 FROM_LINE = re.compile(rb"From sender@example\.org  \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\n")
 
-PARENT = message("parent@example.com", subject="Plans")
-REPLY = message(
-    "reply@example.com",
-    subject="Re: Plans",
-    in_reply_to="parent@example.com",
-    references=("parent@example.com",),
-    body=b"Replying.\nFrom the start this was a bad idea.\n>quoted\n",
-)
 REPLY_PLAIN = (REPLY[0], b"Replying.\n")  # for mbox, where procmail escapes "From " lines
-OTHER = message("other@example.com", subject="Lunch?", body=b"From noon on?\n")
 
 MBOX = {
     "DEFAULT": "inbox.mbox",
