@@ -45,6 +45,32 @@ def interpreter_of(script: str) -> str:
     return sys.executable
 
 
+def contestants() -> tuple[str, str]:
+    """The mailthread on PATH and its interpreter, once the baseline's tools are there too;
+    a warning when that mailthread is an editable install of this checkout."""
+    mailthread = shutil.which("mailthread")
+    if mailthread is None:
+        raise SystemExit("no mailthread on PATH: pip install . first")
+    for tool in ("formail", "bash"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"the baseline needs {tool} (apt-get install procmail)")
+    python = interpreter_of(mailthread)
+    where = subprocess.run(
+        [python, "-I", "-c", "import mailthread; print(mailthread.__file__)"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if where and Path(where).resolve().is_relative_to(HERE.parent):
+        print(
+            f"warning: {mailthread} runs this checkout's code (pip install -e, as ./run-tests"
+            " makes .venv): every Python start there pays the editable install's import hook"
+            " and the test tools' .pth files, floor included. For the README's figures,"
+            " benchmark a regular install: see the README, Speed.",
+            file=sys.stderr,
+        )
+    return mailthread, python
+
+
 def make_stores(
     workdir: Path, count: int, thread_ids: list[str], index: int = 0
 ) -> tuple[Path, Path]:
@@ -123,13 +149,7 @@ def main() -> None:
     options = parser.parse_args()
     sizes = options.ids or [1000]
     indexes = options.index or [0]
-    mailthread = shutil.which("mailthread")
-    if mailthread is None:
-        raise SystemExit("no mailthread on PATH: pip install . first")
-    for tool in ("formail", "bash"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"the baseline needs {tool} (apt-get install procmail)")
-    python = interpreter_of(mailthread)
+    mailthread, python = contestants()
     message = MESSAGE.read_bytes()
     sys.path.insert(0, str(HERE.parent))
     from mailthread.message import Header

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -41,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from import_bench import run_import, write_maildir, write_mbox  # noqa: E402
-from match_vs_baseline import BASELINE, MESSAGE, interpreter_of, time_commands  # noqa: E402
+from match_vs_baseline import BASELINE, MESSAGE, contestants, time_commands  # noqa: E402
 
 from mailthread.message import Header  # noqa: E402
 
@@ -91,26 +90,7 @@ def main() -> int:
     options = parser.parse_args()
     if options.quick:
         options.runs, options.messages = 5, 1_000
-    mailthread = shutil.which("mailthread")
-    if mailthread is None:
-        raise SystemExit("no mailthread on PATH: pip install . first")
-    for tool in ("formail", "bash"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"the baseline needs {tool} (apt-get install procmail)")
-    python = interpreter_of(mailthread)
-    where = subprocess.run(
-        [python, "-I", "-c", "import mailthread; print(mailthread.__file__)"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    if where and Path(where).resolve().is_relative_to(HERE.parent):
-        print(
-            f"warning: {mailthread} runs this checkout's code (pip install -e, as ./run-tests"
-            " makes .venv): every Python start there pays the editable install's import hook"
-            " and the test tools' .pth files, floor included. For the README's figures,"
-            " benchmark a regular install: see the README, Speed.",
-            file=sys.stderr,
-        )
+    mailthread, python = contestants()
     message = MESSAGE.read_bytes()
     ancestors = Header(message).ids_nearest_first()[1:]
     header_end = Header(message).end
