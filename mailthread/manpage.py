@@ -58,7 +58,7 @@ EXAMPLES = [
             "| mailthread match",
             "",
             ":0",
-            "* ^X-Mailthread: muted$",
+            "* ^X-Mailthread: muted[^-+._a-z0-9;]?$",
             "$MUTED",
         ],
     ),

@@ -125,11 +125,19 @@ class Env:
         found = re.search(rb"^X-Mailthread: (\S+)$", result.stdout, re.M)
         return found.group(1).decode() if found else None
 
-    def deliver(self, msg: bytes, *, db: Path | None = None, path: str | None = None, **vars):
+    def deliver(
+        self,
+        msg: bytes,
+        *,
+        db: Path | None = None,
+        path: str | None = None,
+        rcfile: Path = PROCMAILRC,
+        **vars,
+    ):
         """Deliver ``msg`` as an MTA would (``procmail -f sender``), with
-        contrib/procmailrc.example as the rcfile. procmail clears the environment: what
-        the rcfile needs comes as assignments on its command line, like ``vars``
-        (e.g. DEFAULT, MUTED)."""
+        contrib/procmailrc.example as the rcfile (or ``rcfile``). procmail clears the
+        environment: what the rcfile needs comes as assignments on its command line, like
+        ``vars`` (e.g. DEFAULT, MUTED)."""
         if path is None:
             dirs = [os.path.dirname(self.mailthread), os.path.dirname(shutil.which("formail"))]
             path = os.pathsep.join(dict.fromkeys([*dirs, "/usr/bin", "/bin"]))
@@ -142,7 +150,7 @@ class Env:
             **vars,
         }
         result = subprocess.run(
-            ["procmail", "-f", SENDER, *(f"{k}={v}" for k, v in assignments.items()), PROCMAILRC],
+            ["procmail", "-f", SENDER, *(f"{k}={v}" for k, v in assignments.items()), rcfile],
             input=msg,
             capture_output=True,
             timeout=60,

@@ -57,6 +57,50 @@ def test_muted_reply_is_filed_as_read_in_maildir(env):
     assert maildir_messages(env, "inbox") == []
 
 
+def crlf(text: bytes) -> bytes:
+    return text.replace(b"\n", b"\r\n")
+
+
+def crlf_delivered(text: bytes) -> bytes:
+    """``text`` with CRLF line ends as procmail files it after a filter: procmail finds no
+    LF-only empty line to end the header, so it takes the whole message for the header
+    and ends it with one more "\n" -- after any filter, `cat` too (see the next test)."""
+    return crlf(text) + b"\n"
+
+
+def test_procmail_itself_adds_a_newline_to_a_crlf_message_after_a_filter(env):
+    rcfile = env.tmp / "cat.procmailrc"
+    rcfile.write_text(":0 fhW\n| cat\n")
+    env.deliver(crlf(raw(OTHER)), rcfile=rcfile)
+    assert maildir_messages(env, "inbox") == [crlf_delivered(raw(OTHER))]
+
+
+def test_crlf_muted_reply_is_filed_as_read_byte_for_byte(env):
+    # mailthread ends the line it inserts as the message's lines end: "muted\r\n".
+    env.add("muted", raw(PARENT))
+    env.deliver(crlf(raw(REPLY)))
+    [filed] = env.maildir("muted", "cur")
+    assert filed.name.endswith(":2,S"), env.procmail_log()
+    assert filed.read_bytes() == crlf_delivered(raw(REPLY, MUTED))
+    assert maildir_messages(env, "inbox") == []
+
+
+def test_crlf_watched_reply_is_copied_and_crlf_mail_to_me_breaks_through(env):
+    env.add("watched", raw(PARENT))
+    env.deliver(crlf(raw(REPLY)))
+    copied = crlf_delivered(raw(REPLY, WATCHED))
+    assert maildir_messages(env, "watched") == [copied], env.procmail_log()
+    assert maildir_messages(env, "inbox") == [copied]
+
+    env.add("muted", raw(on_the_list(PARENT, b"muted-parent@example.com")))
+    to_me = on_the_list(REPLY, b"to-me@example.com")
+    to_me = (to_me[0].replace(b"parent@example.com", b"muted-parent@example.com"), to_me[1])
+    to_me = (to_me[0].replace(b"To: list@lists.example.org", b"To: me@example.com"), to_me[1])
+    env.deliver(crlf(raw(to_me)), MAILTHREAD_ME="me@example.com")
+    assert crlf_delivered(raw(to_me, MUTED + b"; to-me")) in maildir_messages(env, "inbox")
+    assert maildir_messages(env, "muted") == []
+
+
 def on_the_list(msg, msgid: bytes):
     """``msg`` sent to the list instead of to me, with another Message-ID."""
     head, body = msg
@@ -202,9 +246,12 @@ def test_muted_mail_goes_to_the_inbox_when_the_muted_folder_is_broken(env):
     assert maildir_messages(env, "inbox") == [raw(REPLY, MUTED)]
 
 
-def test_other_lists_are_only_marked(env):
+@pytest.mark.parametrize("name", ["muted-2023", "muted2", "mutedx", "watched.old", "watched_"])
+def test_other_lists_are_only_marked(env, name):
     # Only the exact lines count: a list named "muted-2023" is not "muted".
-    env.add("muted-2023", raw(PARENT))
+    env.add(name, raw(PARENT))
     env.deliver(raw(REPLY))
-    assert maildir_messages(env, "inbox") == [raw(REPLY, b"X-Mailthread: muted-2023")]
+    mark = b"X-Mailthread: " + name.encode()
+    assert maildir_messages(env, "inbox") == [raw(REPLY, mark)]
     assert maildir_messages(env, "muted") == []
+    assert maildir_messages(env, "watched") == []
