@@ -22,6 +22,9 @@ except ImportError:  # pragma: no cover - an interpreter without it
     import sqlite3
 
 DEFAULT_TIMEOUT = 10.0
+# Below this much free space, a failure to write is told with the free space beside it.
+_LOW_SPACE = 1 << 20
+_WRITE_ERRORS = ("SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CANTOPEN")
 # SQLite builds before 3.32 allow only 999 bound parameters in one statement.
 _CHUNK = 500
 _NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
@@ -712,5 +715,19 @@ class _ErrorsAsStoreError:
 
     def __exit__(self, kind, value, traceback) -> bool:
         if kind is not None and issubclass(kind, sqlite3.Error):
-            raise StoreError(f"database {self.path}: {value}") from None
+            space = ""
+            if getattr(value, "sqlite_errorname", "").startswith(_WRITE_ERRORS):
+                space = _space_left(self.path)
+            raise StoreError(f"database {self.path}: {value}{space}") from None
         return False
+
+
+def _space_left(path: str) -> str:
+    """After a failed write: the free space, when that is the likely cause. SQLite says
+    only "disk I/O error" when its log cannot grow on a full file system."""
+    try:
+        fs = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return ""
+    free = fs.f_bavail * fs.f_frsize
+    return f" (its file system has {free // 1024} KiB free)" if free < _LOW_SPACE else ""

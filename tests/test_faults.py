@@ -13,9 +13,10 @@ database, a missing mailthread and a broken muted folder under the real procmail
 (tests/e2e/test_procmail.py); parallel writers (tests/test_concurrency.py,
 tests/e2e/test_load.py).
 
-How the faults are made, unprivileged:
+How the faults are made (all but the tmpfs unprivileged):
 - a full disk: RLIMIT_FSIZE in the child (with SIGXFSZ ignored, so that write() fails with
-  EFBIG instead of killing it), which SQLite reports as "disk I/O error";
+  EFBIG instead of killing it), which SQLite reports as "disk I/O error"; and, run as root
+  (as CI is), a real 1 MB tmpfs filled up, ENOSPC;
 - read-only: file modes. Run as root, the child first drops, from its capability bounding
   set, the capabilities that let root ignore them (exec then leaves it without them);
 - a 200 MB message: run under RLIMIT_AS of 1.5 GiB, and its peak RSS (os.wait4) must stay
@@ -25,6 +26,7 @@ MAILTHREAD_LONG_TESTS=1 also kills `add` at several more points of its import.
 """
 
 import ctypes
+import errno
 import hashlib
 import os
 import resource
@@ -293,6 +295,60 @@ def test_full_disk_add_fails_cleanly_and_works_once_there_is_room(db, case):
     after = contents(db)
     assert after["integrity"] == [("ok",)]
     assert len(after["threads"]) == 1 + (1 if limit == 0 else 20000)
+
+
+@pytest.fixture
+def full_tmpfs(tmp_path):
+    """A 1 MB tmpfs holding the database folder, and a function that fills it up (a file
+    of zeros written until ENOSPC) or frees it again. Mounting needs root (CI runs as
+    root); elsewhere the RLIMIT_FSIZE tests above stand for it."""
+    top = tmp_path / "small"
+    top.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(top)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs (needs root): {mounted.stderr.strip()}")
+    filler = top / "filler"
+
+    def fill(full: bool) -> None:
+        if not full:
+            filler.unlink()
+            return
+        with open(filler, "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(bytes(4096))
+            except OSError as e:
+                assert e.errno == errno.ENOSPC
+
+    try:
+        yield top / "mailthread" / "threads.db", fill
+    finally:
+        subprocess.run(["umount", str(top)], check=True)
+
+
+def test_a_really_full_file_system(full_tmpfs):
+    """ENOSPC on a real file system: `match` passes the reply through unchanged and `add`
+    fails, each in one line that gives the free space (SQLite itself says only "disk I/O
+    error"); nothing recorded is lost, and once there is room both work."""
+    db, fill = full_tmpfs
+    mute(db)
+    before = contents(db)
+    fill(True)
+    result = run(["match"], REPLY, db=db)
+    assert (result.returncode, result.stdout) == (75, REPLY)
+    assert "(its file system has 0 KiB free); message passed through unchanged" in one_line(result)
+    result = run(["add", "watched"], NEW, db=db)
+    assert (result.returncode, result.stdout) == (75, b"")
+    assert one_line(result).endswith("(its file system has 0 KiB free)\n")
+    fill(False)
+    assert contents(db) == before
+    assert run(["match"], REPLY, db=db).stdout == MARKED
+    assert run(["add", "watched"], NEW, db=db).returncode == 0
+    assert contents(db)["integrity"] == [("ok",)]
 
 
 # -- add killed mid-transaction ---------------------------------------------------------------
