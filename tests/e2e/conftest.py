@@ -20,12 +20,11 @@ SENDER = "sender@example.org"
 TIMEOUT = 15.0  # seconds for any one thing to happen; polled, so a pass is quick
 
 
-def require(*programs: str) -> None:
+def require(*programs: str, packages: str = "procmail mutt tmux") -> None:
+    """Skip unless every one of ``programs`` is installed (Debian ``packages`` have them)."""
     missing = [p for p in programs if shutil.which(p) is None]
     if missing:
-        pytest.skip(
-            f"end-to-end test needs {', '.join(missing)}: apt-get install procmail mutt tmux"
-        )
+        pytest.skip(f"end-to-end test needs {', '.join(missing)}: apt-get install {packages}")
 
 
 def mailthread_script() -> str:

@@ -22,6 +22,7 @@ from .conftest import (
     Env,
     message,
     raw,
+    require,
     write_maildir,
 )
 
@@ -86,9 +87,7 @@ class Maildrop(Env):
 
 @pytest.fixture
 def env(tmp_path) -> Maildrop:
-    missing = [p for p in ("maildrop", "reformail") if shutil.which(p) is None]
-    if missing:
-        pytest.skip(f"end-to-end test needs {', '.join(missing)}: apt-get install maildrop")
+    require("maildrop", "reformail", packages="maildrop")
     return Maildrop(tmp_path)
 
 

@@ -3,13 +3,12 @@ and forget threads through the installed mailthread, and put the user's settings
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import INBOX, MUTTRC, REPO, Env, Mutt, mutt_sessions, raw, write_maildir
+from .conftest import INBOX, MUTTRC, REPO, Env, Mutt, mutt_sessions, raw, require, write_maildir
 
 pytestmark = pytest.mark.e2e
 
@@ -39,9 +38,7 @@ class NeoMutt(Mutt):
 
 @pytest.fixture
 def env(tmp_path) -> Env:
-    missing = [p for p in ("neomutt", "tmux") if shutil.which(p) is None]
-    if missing:
-        pytest.skip(f"end-to-end test needs {', '.join(missing)}: apt-get install neomutt tmux")
+    require("neomutt", "tmux", packages="neomutt tmux")
     return Env(tmp_path)
 
 
