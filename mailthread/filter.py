@@ -3,9 +3,13 @@
 It starts without click (the console script comes here first): its cost is paid once per
 mail, so it loads only ``sqlite3`` and the two core modules; not even ``re``.
 
-Whatever goes wrong, the message goes out exactly as it came in, one ``mailthread: ...``
-line goes to stderr, and the exit status is 75 (EX_TEMPFAIL), which procmail's ``W`` flag
-treats as a failed filter: it keeps the original text.
+Whatever goes wrong, the message goes out and one ``mailthread: ...`` line on stderr says
+why. When the database cannot be used, the message goes out unmarked but with a sender's
+own mark fields renamed, and the exit status is 0, so that the MDA delivers what was
+renamed; when even that cannot be done (a usage error, an unreadable input) it goes out
+exactly as it came with exit status 75 (EX_TEMPFAIL), which procmail's ``W`` flag treats as
+a failed filter: it keeps the original text, and the recipes in contrib/ then trust no
+mark (docs/threat-model.md).
 """
 
 from __future__ import annotations
@@ -211,28 +215,59 @@ def write(stdout: BufferedIOBase, pieces) -> None:
 
 def complain(stderr, problem: str) -> None:
     # With stderr closed, print(file=None) would write to stdout, into the message.
-    if stderr is not None:
-        print(f"mailthread: {problem}", file=stderr)
+    if stderr is None:
+        return
+    try:
+        print(f"mailthread: {problem}", file=stderr, flush=True)
+    except (OSError, ValueError):
+        # A full log file (procmail's LOGFILE is the filter's stderr), a closed stream: the
+        # message must still go out.
+        pass
+
+
+def defang(raw: bytes, args: MatchArgs) -> list:
+    """The message with a sender's own mark fields renamed and nothing inserted: what goes
+    out when the database cannot be used. It needs no database, so no failure of the store
+    lets a forged mark through."""
+    return Header(raw).rewrite(None, field_name(args.header).encode("ascii"))
 
 
 def run(argv: list[str], stdin: BufferedIOBase, stdout: BufferedIOBase, stderr, environ) -> int:
-    """Filter one message from ``stdin`` to ``stdout``; return the exit status."""
+    """Filter one message from ``stdin`` to ``stdout``; return the exit status.
+
+    0: the message was written, marked or not, with a sender's own mark fields renamed;
+    when the database could not be used, one stderr line says why ("passed through
+    unmarked"). 75 (EX_TEMPFAIL): the message was written unchanged, or could not be written
+    at all -- a usage error, or a fault before even the renaming could be done; the MDA then
+    keeps the original, and the recipes in contrib/ trust no mark after a failed filter.
+    """
     raw = b""
+    pieces = None
+    status = EX_TEMPFAIL
     try:
         raw = stdin.read()
         args = parse_args(argv, environ)
-        pieces = filter_message(raw, args, environ)
-        status = EX_OK
-    except (UsageError, StoreError) as e:
-        problem = str(e)
+    except UsageError as e:
+        problem = f"{e}; message passed through unchanged"
+    except OSError as e:
+        problem = f"cannot read the message: {e.strerror or e}"
     except Exception as e:  # never a traceback, never a lost message
-        problem = f"internal error: {type(e).__name__}: {e}"
+        problem = f"internal error: {type(e).__name__}: {e}; message passed through unchanged"
     else:
-        problem = None
-    if problem is not None:
+        try:
+            pieces = filter_message(raw, args, environ)
+            status, problem = EX_OK, None
+        except Exception as e:
+            problem = str(e) if isinstance(e, StoreError) else internal_error(e)
+            try:
+                pieces = defang(raw, args)
+                status, problem = EX_OK, f"{problem}; message passed through unmarked"
+            except Exception as e:
+                problem = f"{problem}; {internal_error(e)}; message passed through unchanged"
+    if status != EX_OK:
         pieces = [raw]
-        status = EX_TEMPFAIL
-        complain(stderr, f"{problem}; message passed through unchanged")
+    if problem is not None:
+        complain(stderr, problem)
     try:
         write(stdout, pieces)
     except OSError as e:
@@ -241,11 +276,16 @@ def run(argv: list[str], stdin: BufferedIOBase, stdout: BufferedIOBase, stderr, 
     return status
 
 
+def internal_error(e: BaseException) -> str:
+    return f"internal error: {type(e).__name__}: {e}"
+
+
 class _Closed:
     """Stands for a standard stream that was closed before we started (sys.stdout is None)."""
 
     def read(self) -> bytes:
-        return b""
+        # Not b"": that is an empty message, which procmail would take for the header.
+        raise OSError("standard input is closed")
 
     def write(self, data) -> int:
         raise OSError("standard output is closed")
@@ -270,4 +310,12 @@ def main(argv: list[str]) -> int:
             pass
         # A stdout closed by the reader would make the interpreter complain again at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if sys.stderr is not None:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            # The line that could not be written (a full LOGFILE) would be tried again at
+            # exit, and its failure would turn the exit status into 120: procmail would then
+            # throw away the message written, and keep the original.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
     return status

@@ -172,24 +172,25 @@ class Header:
 
     def rewrite(self, line: bytes | None, renamed_field: bytes) -> list[bytes | memoryview]:
         """The message as pieces to write: fields called ``renamed_field`` get an ``Old-``
-        prefix (as ``formail -i`` does, so a sender cannot forge what we insert), and
-        ``line`` (without line ending), if given, becomes the last line of the header."""
+        prefix (as ``formail -i`` does), and ``line`` (without line ending), if given,
+        becomes the first line of the header, after an mbox ``From `` postmark.
+
+        The first line is the one place every MDA agrees belongs to the header: procmail
+        ends a header only at an empty LF line, maildrop and mailthread also at an empty
+        CRLF one, so a line further down may be header to one and body to another. A
+        recipe that tests only that place (procmail's ``^^``) cannot be fooled by a
+        sender's own field, wherever it stands (docs/threat-model.md).
+        """
         raw = memoryview(self.raw)
         renamed_field = renamed_field.lower()
-        pieces: list[bytes | memoryview] = []
-        done = 0
+        pieces: list[bytes | memoryview] = [raw[: self.start]]
+        if line is not None:
+            pieces += [line, self.eol]
+        done = self.start
         for name, field_start, _, _ in self.fields():
             if name == renamed_field:
                 pieces += [raw[done:field_start], b"Old-"]
                 done = field_start
-        if line is not None:
-            pieces.append(raw[done : self.end])
-            if self.end == len(self.raw) and not self.raw.endswith(b"\n"):
-                # A header-only input whose last line has no line ending.
-                pieces += [self.eol, line]
-            else:
-                pieces += [line, self.eol]
-            done = self.end
         pieces.append(raw[done:])
         return pieces
 

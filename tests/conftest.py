@@ -80,4 +80,13 @@ def message(
     return head + eol + body.replace(b"\n", eol)
 
 
+def marked(raw: bytes, line: bytes = b"X-Mailthread: muted") -> bytes:
+    """``raw`` as `match` writes it when it marks it: ``line`` first in the header, after an
+    mbox postmark, ending as the message's first line ends."""
+    start = raw.index(b"\n") + 1 if raw.startswith(b"From ") else 0
+    newline = raw.find(b"\n", start)
+    eol = b"\r\n" if newline > 0 and raw[newline - 1 : newline] == b"\r" else b"\n"
+    return raw[:start] + line + eol + raw[start:]
+
+
 sys.path.insert(0, str(HERE))

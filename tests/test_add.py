@@ -17,7 +17,8 @@ def threads(db):
 
 def marked(db, raw, *lists):
     out = run(["match", *lists], raw, db=db).stdout
-    return out.split(b"\n\n")[0].split(b"X-Mailthread: ")[1:]
+    header = out.split(b"\n\n")[0].split(b"\n")
+    return [line.removeprefix(b"X-Mailthread: ") for line in header if line.startswith(b"X-M")]
 
 
 def test_whole_thread_is_recorded(db):

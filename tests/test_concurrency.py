@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import mailthread_command, message
+from conftest import mailthread_command, marked, message
 
 from mailthread.store import SCHEMA_VERSION, Store, StoreError
 
@@ -42,7 +42,7 @@ def test_parallel_match_and_add_lose_nothing(db):
     for (args, stdin), result in zip(jobs, results, strict=True):
         assert result.returncode == 0, result.stderr
         if args == ["match"]:
-            assert result.stdout == stdin.replace(b"\n\n", b"\nX-Mailthread: muted\n\n", 1)
+            assert result.stdout == marked(stdin)
 
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -1,9 +1,10 @@
 """Faults, each with its documented outcome, through the installed console script.
 
-`match` must write every message out -- unchanged, exit 75 and one `mailthread: ...` line on
-stderr when anything goes wrong, so that procmail's W flag keeps the original -- and the
-other commands must fail with one line and exit 75, leaving the database consistent and as
-it was.
+`match` must write every message out -- when its database cannot be used, unmarked (a
+sender's own mark renamed, which needs no database) with exit 0 and one `mailthread: ...`
+line on stderr, so that procmail's W flag takes what it wrote; when it cannot even do that,
+unchanged with exit 75, so that W keeps the original -- and the other commands must fail
+with one line and exit 75, leaving the database consistent and as it was.
 
 Already tested elsewhere, not repeated here: `match` with garbage bytes as its database,
 locked past --timeout (a whole message), a database folder that cannot be created, stdout
@@ -37,12 +38,12 @@ import threading
 import time
 
 import pytest
-from conftest import mailthread_command, message, run
+from conftest import mailthread_command, marked, message, run
 
 LONG = os.environ.get("MAILTHREAD_LONG_TESTS") == "1"
 PARENT = message("parent@x", subject="Help")
 REPLY = message("reply@x", in_reply_to="parent@x", references=["parent@x"], subject="Re: Help")
-MARKED = REPLY.replace(b"\n\n", b"\nX-Mailthread: muted\n\n", 1)
+MARKED = marked(REPLY)
 NEW = message("new@x", subject="Another")
 
 
@@ -101,7 +102,7 @@ def write_lock(db):
 def test_writers_give_up_after_the_timeout_changing_nothing(db, write_lock, args, stdin):
     """Every command that writes waits --timeout for the lock, then fails in one line."""
     result = run(["--timeout", "0.2", *args], stdin, db=db)
-    assert result.returncode == 75
+    assert result.returncode == (0 if args[0] == "match" else 75)
     assert "locked" in one_line(result)
     assert result.stdout == (stdin if args[0] == "match" else b"")
     assert contents(db) == write_lock
@@ -166,9 +167,9 @@ def read_only(request, db):
 
 def test_read_only_database_match_passes_the_message_through(db, read_only):
     """A match that cannot be recorded is not marked either: the message goes out
-    unchanged, exit 75, as for any unusable database."""
+    unmarked, exit 0, as for any unusable database."""
     result = run(["match"], REPLY, db=db, **bound_by_file_modes())
-    assert (result.returncode, result.stdout) == (75, REPLY)
+    assert (result.returncode, result.stdout) == (0, REPLY)
     assert "readonly" in one_line(result)
     assert read_only.unchanged()
 
@@ -211,8 +212,8 @@ def truncated_real_database(db) -> bytes:
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_corrupt_database_is_left_as_it_is(db, damage):
-    """Every command fails in one line with exit 75 (match writing the message out
-    unchanged), and none of them overwrites the file or starts a new database in its
+    """Every command fails in one line with exit 75 (but match, which writes the message
+    out unmarked, exit 0), and none of them overwrites the file or starts a new database in its
     place: what is left is there to be rescued."""
     if damage == "garbage":
         db.parent.mkdir()
@@ -222,7 +223,7 @@ def test_corrupt_database_is_left_as_it_is(db, damage):
         damaged = truncated_real_database(db)
     reply = message("r@x", in_reply_to="u1999@x", subject="Re: x")
     result = run(["match"], reply, db=db)
-    assert (result.returncode, result.stdout) == (75, reply)
+    assert (result.returncode, result.stdout) == (0, reply)
     one_line(result)
     for args, stdin in [(["add", "watched"], NEW), (["list"], b""), (["explain"], reply)]:
         result = run(args, stdin, db=db)
@@ -245,12 +246,12 @@ def disk_full_at(size: int):
 
 
 def test_full_disk_match_passes_the_message_through(db):
-    """No room even for the WAL: the reply goes out unchanged with exit 75; once there is
+    """No room even for the WAL: the reply goes out unmarked with exit 0; once there is
     room again the same reply is marked (the failed one recorded nothing)."""
     mute(db)
     before = contents(db)
     result = run(["match"], REPLY, db=db, **disk_full_at(0))
-    assert (result.returncode, result.stdout) == (75, REPLY)
+    assert (result.returncode, result.stdout) == (0, REPLY)
     one_line(result)
     assert contents(db) == before
     again = run(["match"], REPLY, db=db)
@@ -261,7 +262,7 @@ def test_full_disk_on_first_use_passes_the_message_through(db):
     """The database cannot even be set up: the message passes; what was left of the new
     file does not stand in the way once there is room."""
     result = run(["match"], REPLY, db=db, **disk_full_at(0))
-    assert (result.returncode, result.stdout) == (75, REPLY)
+    assert (result.returncode, result.stdout) == (0, REPLY)
     one_line(result)
     mute(db)
     assert run(["match"], REPLY, db=db).stdout == MARKED
@@ -339,8 +340,8 @@ def test_a_really_full_file_system(full_tmpfs):
     before = contents(db)
     fill(True)
     result = run(["match"], REPLY, db=db)
-    assert (result.returncode, result.stdout) == (75, REPLY)
-    assert "(its file system has 0 KiB free); message passed through unchanged" in one_line(result)
+    assert (result.returncode, result.stdout) == (0, REPLY)
+    assert "(its file system has 0 KiB free); message passed through unmarked" in one_line(result)
     result = run(["add", "watched"], NEW, db=db)
     assert (result.returncode, result.stdout) == (75, b"")
     assert one_line(result).endswith("(its file system has 0 KiB free)\n")

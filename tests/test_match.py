@@ -1,6 +1,7 @@
 """`mailthread match` through the installed console script, on raw bytes."""
 
 import os
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -8,12 +9,17 @@ import sys
 import threading
 
 import pytest
-from conftest import FIXTURES, message, run
+from conftest import FIXTURES, marked, message, run
 
 GOLDEN = FIXTURES / "golden"
 
 PARENT = message("parent@x", subject="Help")
 REPLY = message("reply@x", in_reply_to="parent@x", references=["parent@x"], subject="Re: Help")
+# A reply whose sender wrote a mark of their own, and what every outcome of match makes of it.
+FORGED = message(
+    "reply@x", in_reply_to="parent@x", subject="Re: Help", extra=b"X-Mailthread: muted\n"
+)
+DEFANGED = FORGED.replace(b"X-Mailthread:", b"Old-X-Mailthread:")
 
 
 def mute(db, raw=PARENT, list_name="muted", *options):
@@ -33,13 +39,13 @@ def test_reply_to_muted_thread_is_marked(db):
     mute(db)
     result = run(["match"], REPLY, db=db)
     assert result.returncode == 0
-    assert result.stdout == REPLY.replace(b"\n\n", b"\nX-Mailthread: muted\n\n", 1)
+    assert result.stdout == marked(REPLY)
 
 
 def test_in_reply_to_alone_is_enough(db):
     mute(db)
     raw = message("r@x", in_reply_to="parent@x")
-    assert b"X-Mailthread: muted\n" in run(["match"], raw, db=db).stdout
+    assert run(["match"], raw, db=db).stdout == marked(raw)
 
 
 def test_learning_catches_replies_with_trimmed_references(db):
@@ -55,16 +61,18 @@ def test_learning_catches_replies_with_trimmed_references(db):
 def test_header_only_input_as_procmail_h_gives_it(db):
     mute(db)
     head = REPLY[: REPLY.index(b"\n\n") + 2]
-    assert run(["match"], head, db=db).stdout == head[:-1] + b"X-Mailthread: muted\n\n"
+    assert run(["match"], head, db=db).stdout == b"X-Mailthread: muted\n" + head
+    # A header without the empty line, its last line without a line ending.
+    assert run(["match"], head[:-2], db=db).stdout == b"X-Mailthread: muted\n" + head[:-2]
 
 
 def test_custom_header_and_list_filter(db):
     mute(db)
     mute(db, message("w@x"), "watched")
     result = run(["match", "--header", "Procmail-Muted: true"], REPLY, db=db)
-    assert b"\nProcmail-Muted: true\n\n" in result.stdout
+    assert result.stdout == marked(REPLY, b"Procmail-Muted: true")
     result = run(["match", "--header", "X-Thread: {list}!"], REPLY, db=db)
-    assert b"\nX-Thread: muted!\n\n" in result.stdout
+    assert result.stdout == marked(REPLY, b"X-Thread: muted!")
     assert run(["match", "watched"], REPLY, db=db).stdout == REPLY
     assert b"X-Mailthread: muted" in run(["match", "watched", "muted"], REPLY, db=db).stdout
 
@@ -77,7 +85,7 @@ def test_forged_mark_is_renamed_matched_or_not(db):
     )
     forged_reply = message("f2@x", in_reply_to="parent@x", extra=b"X-MAILTHREAD: watched\n")
     out = run(["match"], forged_reply, db=db).stdout
-    assert b"Old-X-MAILTHREAD: watched\n" in out and out.endswith(b"X-Mailthread: muted\n\nbody\n")
+    assert out == marked(forged_reply.replace(b"X-MAILTHREAD", b"Old-X-MAILTHREAD"))
 
 
 def test_empty_input(db):
@@ -106,19 +114,25 @@ def test_bad_options_pass_the_message_through(db, args, complaint):
     assert result.stderr.count(b"\n") == 1 and result.stderr.startswith(b"mailthread: ")
 
 
+def unmarked(result, complaint: bytes) -> bool:
+    """match could not use its database: the message went out with the sender's own mark
+    renamed (that needs no database), exit 0 so that the MDA delivers that, and one line."""
+    assert (result.returncode, result.stdout) == (0, DEFANGED), result.stderr
+    assert result.stderr.startswith(b"mailthread: ") and result.stderr.count(b"\n") == 1
+    assert result.stderr.endswith(b"; message passed through unmarked\n")
+    return complaint in result.stderr
+
+
 def test_corrupt_database_passes_the_message_through(db):
     db.parent.mkdir()
     db.write_bytes(os.urandom(8192))
-    result = run(["match"], REPLY, db=db)
-    assert (result.returncode, result.stdout) == (75, REPLY)
-    assert result.stderr.startswith(b"mailthread: database") and b"Traceback" not in result.stderr
+    assert unmarked(run(["match"], FORGED, db=db), b"mailthread: database")
 
 
 def test_folder_that_cannot_be_created_passes_the_message_through(tmp_path):
     (tmp_path / "file").write_text("")
-    result = run(["match"], REPLY, db=tmp_path / "file" / "sub" / "threads.db")
-    assert (result.returncode, result.stdout) == (75, REPLY)
-    assert b"cannot create database" in result.stderr
+    result = run(["match"], FORGED, db=tmp_path / "file" / "sub" / "threads.db")
+    assert unmarked(result, b"cannot create database")
 
 
 def test_database_locked_too_long_passes_the_message_through(db):
@@ -126,11 +140,10 @@ def test_database_locked_too_long_passes_the_message_through(db):
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # as a stuck writer would
     try:
-        result = run(["--timeout", "0.2", "match"], REPLY, db=db)
+        result = run(["--timeout", "0.2", "match"], FORGED, db=db)
     finally:
         holder.execute("ROLLBACK")
-    assert (result.returncode, result.stdout) == (75, REPLY)
-    assert b"locked" in result.stderr
+    assert unmarked(result, b"locked")
 
 
 def test_writer_waits_for_the_lock_instead_of_failing(db):
@@ -166,6 +179,38 @@ def test_closed_stdout_is_reported_not_a_traceback(db):
     proc = match_with_a_stream_closed(db, "match", ">&-")
     assert proc.returncode == 75
     assert proc.stderr.startswith(b"mailthread: cannot write") and b"Traceback" not in proc.stderr
+
+
+def test_closed_stdin_is_a_failure_not_an_empty_message(db):
+    # An empty output would replace the header under procmail's "fh": exit 75 keeps it.
+    proc = match_with_a_stream_closed(db, "match", "<&-")
+    assert (proc.returncode, proc.stdout) == (75, b"")
+    assert proc.stderr == b"mailthread: cannot read the message: standard input is closed\n"
+
+
+def test_a_full_log_file_does_not_fail_the_filter(db, tmp_path):
+    """procmail's LOGFILE is the filter's stderr. When it cannot grow, the line match could
+    not write must not turn its exit status into 120 at the interpreter's exit: procmail
+    would then keep the original, with the sender's own mark."""
+    db.parent.mkdir()
+    db.write_bytes(os.urandom(8192))  # something to complain about
+    log = tmp_path / "procmail.log"
+    log.write_bytes(b"x" * 8192)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    with open(log, "ab") as stderr:
+        proc = subprocess.run(
+            [shutil.which("mailthread"), "match"],
+            input=FORGED,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env={**os.environ, "MAILTHREAD_DB": str(db)},
+            preexec_fn=limit,
+        )
+    assert (proc.returncode, proc.stdout) == (0, DEFANGED)
+    assert log.read_bytes() == b"x" * 8192
 
 
 def test_messages_without_ids_need_no_database(tmp_path):
@@ -205,7 +250,7 @@ def test_match_path_does_not_load_what_it_does_not_need(db):
     mute(db)
     env = {**os.environ, "MAILTHREAD_DB": str(db)}
     launcher = shutil.which("mailthread")
-    assert run(["match"], REPLY, db=db).stdout.endswith(b"X-Mailthread: muted\n\nbody\n")
+    assert run(["match"], REPLY, db=db).stdout == marked(REPLY)
     loaded = imported_modules([launcher, "match"], REPLY, env) - imported_modules(["-c", "pass"])
     assert {"mailthread.store", "mailthread.message", "_sqlite3"} <= loaded
     unneeded = {"click", "sqlite_utils", "email", "mailthread.cli", "typing", "re", "argparse"}
@@ -239,6 +284,4 @@ def test_list_name_with_a_line_break_is_never_injected(db):
     conn = sqlite3.connect(db)
     conn.execute("UPDATE threads SET list = 'muted\nBcc: victim@x'")
     conn.commit()
-    result = run(["match"], REPLY, db=db)
-    assert (result.returncode, result.stdout) == (75, REPLY)
-    assert b"line break" in result.stderr
+    assert unmarked(run(["match"], FORGED, db=db), b"line break")

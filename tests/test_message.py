@@ -165,18 +165,35 @@ def test_tens_of_thousands_of_references():
 # -- rewriting --------------------------------------------------------------------------------
 
 
-def test_line_goes_last_in_the_header():
-    assert rewritten(b"A: 1\nB: 2\n\nbody\n") == b"A: 1\nB: 2\nX-Mailthread: muted\n\nbody\n"
+def test_line_goes_first_in_the_header():
+    # The one place every MDA agrees is header (docs/threat-model.md).
+    assert rewritten(b"A: 1\nB: 2\n\nbody\n") == b"X-Mailthread: muted\nA: 1\nB: 2\n\nbody\n"
+
+
+def test_line_goes_after_a_postmark():
+    raw = b"From x@y  Mon Jan  1 00:00:00 2024\nA: 1\n\nbody\n"
+    assert rewritten(raw) == raw.replace(b"\nA: 1", b"\nX-Mailthread: muted\nA: 1")
+
+
+def test_line_goes_first_whatever_ends_the_header():
+    # A line of only a CR ends the header for mailthread, not for procmail: the line goes
+    # first, and a sender's field after that line is body to mailthread, left as it is.
+    raw = b"A: 1\n\r\nX-Mailthread: muted\n\nbody\n"
+    assert rewritten(raw) == b"X-Mailthread: muted\n" + raw
+    # CR-only line ends (old Mac mail): procmail sees one line; an LF ends the mark.
+    raw = b"A: 1\rX-Mailthread: muted\r\rbody\r"
+    assert rewritten(raw) == b"X-Mailthread: muted\n" + raw
 
 
 def test_crlf_message_gets_a_crlf_line():
     raw = b"From x\r\nA: 1\r\n\r\nbody\r\n"
-    assert rewritten(raw) == b"From x\r\nA: 1\r\nX-Mailthread: muted\r\n\r\nbody\r\n"
+    assert rewritten(raw) == b"From x\r\nX-Mailthread: muted\r\nA: 1\r\n\r\nbody\r\n"
 
 
-def test_header_only_input_gets_the_line_appended():
-    assert rewritten(b"A: 1\nB: 2\n") == b"A: 1\nB: 2\nX-Mailthread: muted\n"
-    assert rewritten(b"A: 1\nB: 2") == b"A: 1\nB: 2\nX-Mailthread: muted"
+def test_header_only_input_gets_the_line_too():
+    assert rewritten(b"A: 1\nB: 2\n") == b"X-Mailthread: muted\nA: 1\nB: 2\n"
+    assert rewritten(b"A: 1\nB: 2") == b"X-Mailthread: muted\nA: 1\nB: 2"
+    assert rewritten(b"") == b"X-Mailthread: muted\n"
 
 
 def test_existing_fields_of_that_name_are_renamed_even_without_a_match():
@@ -194,7 +211,7 @@ def test_similar_field_names_are_not_renamed():
 
 def test_body_from_lines_and_8bit_bytes_are_copied_as_they_are():
     raw = b"A: \xff\xfe\n\nFrom me\n>From you\n\x00\xff\n"
-    assert rewritten(raw) == b"A: \xff\xfe\nX-Mailthread: muted\n\nFrom me\n>From you\n\x00\xff\n"
+    assert rewritten(raw) == b"X-Mailthread: muted\n" + raw
 
 
 def test_nothing_to_do_gives_the_same_bytes():

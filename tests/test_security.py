@@ -243,8 +243,8 @@ def test_hand_edited_list_name_with_a_line_break_is_never_inserted(db, name, hea
     conn.commit()
     conn.close()
     status, out, err = match(["match", "--header", header], REPLY, db)
-    assert (status, out) == (75, REPLY)
-    assert "line break" in err and err.count("\n") == 1
+    assert (status, out) == (0, REPLY)
+    assert "line break" in err and err.count("\n") == 1 and err.endswith("unmarked\n")
 
 
 # -- SQL is parameterised -------------------------------------------------------------------
@@ -337,15 +337,14 @@ def test_hostile_values_are_only_ever_bound_parameters(db, tmp_path, statements)
         invoke(["--db", db, "add", "muted", "--subthread"], hostile_message(subthread, [])),
     ]
     raw = hostile_message(reply, [root])
-    marked = raw.replace(b"\n\nbody", b"\nX-Mailthread: muted\n\nbody")
-    assert match(["match"], raw, db) == (0, marked, "")
+    assert match(["match"], raw, db) == (0, b"X-Mailthread: muted\n" + raw, "")
     # A hand-edited list name comes back from the database, into the header and the listing.
     conn = store_module.sqlite3.connect(str(db))
     conn.execute("UPDATE threads SET list = ? WHERE subthread = 0", (HOSTILE_LIST,))
     conn.commit()
     conn.close()
     status, out, _ = match(["match"], hostile_message(later, [reply]), db)
-    assert status == 0 and b"\nX-Mailthread: " + HOSTILE_LIST.encode() + b"\n\n" in out
+    assert status == 0 and out.startswith(b"X-Mailthread: " + HOSTILE_LIST.encode() + b"\n")
     results += [
         invoke(["--db", db, "list"]),
         invoke(["--db", db, "list", "--json", "muted", "watched"]),

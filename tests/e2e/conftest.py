@@ -77,10 +77,13 @@ def message(
     return b"\n".join(lines) + b"\n" + extra, body
 
 
-def raw(msg: tuple[bytes, bytes], *added: bytes) -> bytes:
-    """The message's bytes, with ``added`` lines at the end of its header."""
+def raw(msg: tuple[bytes, bytes], mark: bytes | None = None, *appended: bytes) -> bytes:
+    """The message's bytes: ``mark`` (what mailthread inserts) as the first line of its
+    header, ``appended`` lines (what formail or reformail add) at the end of it."""
     head, body = msg
-    return head + b"".join(line + b"\n" for line in added) + b"\n" + body
+    if mark is not None:
+        head = mark + b"\n" + head
+    return head + b"".join(line + b"\n" for line in appended) + b"\n" + body
 
 
 class Env:
@@ -131,12 +134,13 @@ class Env:
         db: Path | None = None,
         path: str | None = None,
         rcfile: Path = PROCMAILRC,
+        popen_options: dict | None = None,
         **vars,
     ):
         """Deliver ``msg`` as an MTA would (``procmail -f sender``), with
         contrib/procmailrc.example as the rcfile (or ``rcfile``). procmail clears the
         environment: what the rcfile needs comes as assignments on its command line, like
-        ``vars`` (e.g. DEFAULT, MUTED)."""
+        ``vars`` (e.g. DEFAULT, MUTED). ``popen_options`` go to subprocess.run."""
         if path is None:
             dirs = [os.path.dirname(self.mailthread), os.path.dirname(shutil.which("formail"))]
             path = os.pathsep.join(dict.fromkeys([*dirs, "/usr/bin", "/bin"]))
@@ -153,6 +157,7 @@ class Env:
             input=msg,
             capture_output=True,
             timeout=60,
+            **(popen_options or {}),
         )
         assert result.returncode == 0, (result, self.procmail_log())
         return result

@@ -192,11 +192,10 @@ def placed(env) -> dict[bytes, list[tuple[str, bytes]]]:
 def expected_places(msg: bytes, list_name: str) -> list[tuple[str, bytes]]:
     """Where contrib/procmailrc.example files a message, and its bytes there: muted into
     muted/cur (as read), watched into watched/new and the inbox, the rest into the inbox;
-    marked ones with the one line `match` inserts at the end of the header."""
+    marked ones with the one line `match` inserts first in the header."""
     if not list_name:
         return [("inbox/new", msg)]
-    end = msg.index(b"\n\n") + 1
-    marked = msg[:end] + f"X-Mailthread: {list_name}\n".encode() + msg[end:]
+    marked = f"X-Mailthread: {list_name}\n".encode() + msg
     if list_name == "muted":
         return [("muted/cur", marked)]
     return sorted([("inbox/new", marked), ("watched/new", marked)])

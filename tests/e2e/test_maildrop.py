@@ -7,6 +7,8 @@ import random
 import re
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -46,7 +48,13 @@ class Maildrop(Env):
         (bin_dir / "mailthread").symlink_to(self.mailthread)
         self.log = tmp_path / "maildrop.log"
 
-    def run(self, msg: bytes, *settings: str, rc_text: str | None = None):
+    def run(
+        self,
+        msg: bytes,
+        *settings: str,
+        rc_text: str | None = None,
+        popen_options: dict | None = None,
+    ):
         """Run maildrop on ``msg`` as an MTA would (``maildrop -f sender``) with a filter
         file: ``settings`` lines, then ``include`` of contrib/maildroprc.example (or
         ``rc_text`` instead). maildrop sets HOME from the password file whoever runs it
@@ -62,7 +70,8 @@ class Maildrop(Env):
                 f'include "{MAILDROPRC}"',
             ]
             rc_text = "".join(line + "\n" for line in lines)
-        rcfile = self.tmp / "mailfilter"
+        # One file a delivery: deliveries may run at once.
+        rcfile = Path(tempfile.mkstemp(prefix="mailfilter", dir=self.tmp)[1])
         rcfile.write_text(rc_text)
         rcfile.chmod(0o600)
         return subprocess.run(
@@ -71,6 +80,7 @@ class Maildrop(Env):
             capture_output=True,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C"},
             timeout=60,
+            **(popen_options or {}),
         )
 
     def deliver(self, msg: bytes, *settings: str):
@@ -218,7 +228,7 @@ def test_muted_mail_goes_to_the_inbox_unread_when_the_muted_folder_is_missing(en
 
 
 @pytest.mark.parametrize("kind", ["corrupt", "directory"])
-def test_unusable_database_still_delivers_to_the_inbox_unchanged(env, kind):
+def test_unusable_database_still_delivers_to_the_inbox_unmarked(env, kind):
     env.add("muted", raw(PARENT))
     if kind == "corrupt":
         env.db.write_bytes(random.Random(75).randbytes(8192))
@@ -228,8 +238,20 @@ def test_unusable_database_still_delivers_to_the_inbox_unchanged(env, kind):
     result = env.deliver(raw(REPLY))
     assert env.messages("inbox") == [raw(REPLY)]
     assert env.messages("muted") == []
-    # mailthread said why on maildrop's stderr, and the example logs its exit status.
-    assert b"mailthread: " in result.stderr
+    # mailthread said why on maildrop's stderr; it succeeded, so the example logs no failure.
+    assert b"mailthread: " in result.stderr and b"passed through unmarked" in result.stderr
+    assert "mailthread match failed" not in env.maildrop_log()
+
+
+def test_a_failing_mailthread_is_logged(env):
+    env.add("muted", raw(PARENT))
+    bin_dir = env.home / ".local" / "bin"
+    (bin_dir / "mailthread").unlink()
+    (bin_dir / "mailthread").write_text(f'#!/bin/sh\nexec "{env.mailthread}" match --bogus\n')
+    (bin_dir / "mailthread").chmod(0o700)
+    result = env.deliver(raw(REPLY))
+    assert env.messages("inbox") == [raw(REPLY)]
+    assert b"no such option: --bogus" in result.stderr
     assert "mailthread match failed (exit 75): delivered unmarked" in env.maildrop_log()
 
 
@@ -247,11 +269,9 @@ def test_missing_mailthread_still_delivers_to_the_inbox_unchanged(env):
 def test_a_bare_xfilter_that_exits_75_makes_maildrop_defer_the_message(env):
     # Without `exception`, maildrop stops at the failing filter and exits 75 (EX_TEMPFAIL):
     # nothing is delivered, and the mail server would keep the message to retry later.
-    env.db.parent.mkdir(parents=True)
-    env.db.write_bytes(random.Random(75).randbytes(8192))
     rc_text = (
         f'HOME="{env.home}"\nPATH="$HOME/.local/bin:$PATH"\nMAILTHREAD_DB="{env.db}"\n'
-        f'DEFAULT="{env.mail}/inbox/"\nxfilter "mailthread match"\n'
+        f'DEFAULT="{env.mail}/inbox/"\nxfilter "mailthread match --bogus"\n'
     )
     result = env.run(raw(REPLY), rc_text=rc_text)
     assert result.returncode == 75, result
