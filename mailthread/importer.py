@@ -133,7 +133,7 @@ class Conversations:
             header = Header(raw)
             facts = header.facts()
             subject = header.subject()
-        except Exception:  # a parser bug must cost one message, not the whole import
+        except Exception:  # noqa: BLE001 - a parser bug costs one message, not the import
             self.skipped["unparsable"] += 1
             return
         if not facts.ids:
