@@ -123,16 +123,24 @@ class Conversations:
         self._subjects[root] = min(candidates, key=lambda c: (c[2] is None, c[0], c[1]))
 
     def add_message(self, raw: bytes | None) -> None:
+        """One message of a mailbox (None: one that could not be read). A message that
+        cannot be read, has no ids, or that mailthread fails to parse is counted in
+        ``skipped`` by reason; the rest of the import goes on."""
         if raw is None:
             self.skipped["unreadable"] += 1
             return
-        header = Header(raw)
-        facts = header.facts()
+        try:
+            header = Header(raw)
+            facts = header.facts()
+            subject = header.subject()
+        except Exception:  # noqa: BLE001 - a parser bug costs one message, not the import
+            self.skipped["unparsable"] += 1
+            return
         if not facts.ids:
             self.skipped["no ids"] += 1
             return
         self.facts.append(facts)
-        self.add(facts.ids, header.subject())
+        self.add(facts.ids, subject)
 
     def threads(self) -> list[tuple[list[str], str | None]]:
         """(ids, subject) of each conversation, in the order they were first seen."""

@@ -60,23 +60,28 @@ class Header:
 
     def fields(self) -> list[tuple[bytes, int, int, int]]:
         """(lower-case name, where the field starts, where its value starts, where it
-        ends with its continuation lines) of every field of the header, in order."""
+        ends with its continuation lines) of every field of the header, in order.
+
+        Time linear in the header: continuation lines are found by bytes methods, so a
+        field folded over millions of lines costs one step, not one per line."""
         if self._fields is not None:
             return self._fields
-        raw, pos, end = self.raw, self.start, self.end
+        raw, start, end = self.raw, self.start, self.end
+        # The header with every line break that starts a continuation line blanked (same
+        # length, same positions): each line break left in it ends a field.
+        ends = raw[start:end].replace(b"\n ", b"  ").replace(b"\n\t", b"  ")
         fields: list[tuple[bytes, int, int, int]] = []
+        pos = start
         while pos < end:
-            newline = raw.find(b"\n", pos, end)
-            line_end = end if newline < 0 else newline + 1
-            if raw[pos] in _BLANKS:
-                if fields:  # a continuation line
-                    name, field_start, value_start, _ = fields[-1]
-                    fields[-1] = (name, field_start, value_start, line_end)
-            else:
+            newline = ends.find(b"\n", pos - start)
+            field_end = end if newline < 0 else start + newline + 1
+            if raw[pos] not in _BLANKS:  # else continuation lines with no field: dropped
+                newline = raw.find(b"\n", pos, field_end)
+                line_end = field_end if newline < 0 else newline + 1
                 colon = raw.find(b":", pos, line_end)
                 name = raw[pos:colon].rstrip(_BLANKS).lower() if colon > 0 else b""
-                fields.append((name, pos, colon + 1 if colon > 0 else line_end, line_end))
-            pos = line_end
+                fields.append((name, pos, colon + 1 if colon > 0 else line_end, field_end))
+            pos = field_end
         self._fields = fields
         return fields
 
@@ -156,19 +161,17 @@ class Header:
         return values
 
     def subject(self) -> str | None:
-        """The Subject, RFC 2047-decoded, blanks collapsed; None when there is none."""
+        """The Subject, RFC 2047-decoded as ``decode_words`` does for the message index,
+        blanks collapsed; None when there is none. Never raises; linear time.
+
+        Not email.header: its decode_header joins adjacent encoded words of one charset by
+        concatenating bytes (time quadratic in their number: 2 MB of them took 39 s), and it
+        raises on a broken word (`=?utf-8?B?A?=`) and on raw 8-bit text next to an encoded
+        word, where this reads each word alone and keeps a word it cannot decode as written."""
         values = self.field_values(b"subject")
         if not values:
             return None
-        import email.errors  # not on the match path
-        import email.header
-
-        text = values[0].decode("utf-8", "replace")
-        try:
-            text = str(email.header.make_header(email.header.decode_header(text)))
-        except (LookupError, ValueError, UnicodeError, email.errors.HeaderParseError):
-            pass  # a broken encoded word (`=?utf-8?B?A?=`): keep the text as it came
-        return " ".join(text.split()) or None
+        return " ".join(decode_words(values[0]).split()) or None
 
     def rewrite(self, line: bytes | None, renamed_field: bytes) -> list[bytes | memoryview]:
         """The message as pieces to write: fields called ``renamed_field`` get an ``Old-``
@@ -204,15 +207,25 @@ def parse_ids(value: bytes, bare: bool) -> list[str]:
     `In-Reply-To: CAB...@mail.gmail.com`, while Mutt 1.0 writes
     `In-Reply-To: <id>; from someone@example.com on ...`, whose address is not an id.
     Ids are decoded as Latin-1, which maps every byte to one character and back.
+
+    Time linear in ``value``: every search only moves forward, and a run of one
+    delimiter (``<<<<``, ``((((``, quotes, backslashes) is one step.
     """
     found: list[tuple[bytes, bool]] = []  # (id, was it in brackets)
     depth = 0  # of comment parentheses
-    i, n = 0, len(value)
+    n = len(value)
+    kinds = value.translate(_KINDS)
+    blank, special, word_byte = _Next(kinds, b" "), _Next(kinds, b"("), _Next(kinds, b"w")
+    opening, closing = _Next(value, b"<"), _Next(value, b">")
+    quote, backslash = _Next(value, b'"'), _Next(value, b"\\")
+    i = 0
     while i < n:
         c = value[i]
         if c == 60:  # "<"
-            close = value.find(b">", i + 1)
-            if close < 0 or value.find(b"<", i + 1, close) >= 0:
+            # In a run of "<", all but the last are lone: the next "<" comes before any ">".
+            i = _run_end(value, i, b"<") - 1
+            close = closing.at(i + 1)
+            if close == n or opening.at(i + 1) < close:
                 # No closing bracket, or garbage like `<Name <addr>`: a lone "<" separates.
                 i += 1
                 continue
@@ -223,27 +236,41 @@ def parse_ids(value: bytes, bare: bool) -> list[str]:
                     found.append((msgid, True))
             i = close + 1
         elif c == 34:  # '"': a quoted string, inside a comment or not
+            run = _run_end(value, i, b'"') - i
+            i += run - run % 2  # pairs of quotes are empty strings
+            if not run % 2:
+                continue
             i += 1
-            while i < n and value[i] != 34:
-                if value[i] == 92:  # a backslash quotes the next byte, but not a line end
-                    if i + 1 == n or value[i + 1] == 10:
+            while True:
+                end, escape = quote.at(i), backslash.at(i)
+                if escape < end:
+                    # A backslash quotes the next byte (so pairs of them quote each other),
+                    # but not a line end.
+                    after = _run_end(value, escape, b"\\")
+                    if (after - escape) % 2 == 0:
+                        i = after
+                    elif after == n or value[after] == 10:
+                        i = after - 1
                         break
-                    i += 1
-                i += 1
-            else:
-                i += 1
+                    else:
+                        i = after + 1
+                else:
+                    i = end + 1
+                    break
         elif c == 40:  # "("
-            depth += 1
-            i += 1
+            end = _run_end(value, i, b"(")
+            depth += end - i
+            i = end
         elif c == 41:  # ")"
-            depth = max(depth - 1, 0)
-            i += 1
-        elif depth or c in _SPACE:
-            i += 1
+            end = _run_end(value, i, b")")
+            depth = max(depth - (end - i), 0)
+            i = end
+        elif depth:  # inside a comment: on to the next "<", '"', "(" or ")"
+            i = special.at(i)
+        elif c in _SPACE:
+            i = min(word_byte.at(i), special.at(i))
         else:
-            j = i + 1
-            while j < n and value[j] not in _WORD_END:
-                j += 1
+            j = min(blank.at(i), special.at(i))
             word = value[i:j]
             if b"@" in word.strip(b"@"):
                 found.append((word, False))
@@ -254,6 +281,44 @@ def parse_ids(value: bytes, bare: bool) -> list[str]:
         for msgid, was_bracketed in found
         if was_bracketed or bare or not any_bracketed
     ]
+
+
+# For parse_ids: each byte of a value as its kind, so that one bytes.find finds the next
+# of a kind. " ": a byte that ends a bare word and separates; "(": one of <"() that ends a
+# bare word and means more; "w": a byte of a bare word.
+_KINDS = bytes(
+    b" "[0] if c in _SPACE else b"("[0] if c in _WORD_END else b"w"[0] for c in range(256)
+)
+
+
+class _Next:
+    """Where the next ``byte`` of ``data`` is. Asked for positions that never go back, it
+    searches each stretch of ``data`` once: linear time over a whole scan."""
+
+    __slots__ = ("byte", "data", "found")
+
+    def __init__(self, data, byte) -> None:
+        self.data, self.byte, self.found = data, byte, -1
+
+    def at(self, pos: int) -> int:
+        """The first position from ``pos`` on holding ``byte``; ``len(data)`` when none."""
+        if self.found < pos:
+            found = self.data.find(self.byte, pos)
+            self.found = len(self.data) if found < 0 else found
+        return self.found
+
+
+def _run_end(data, pos: int, chars=None) -> int:
+    """Where the run of ``chars`` (blanks when None) starting at ``pos`` ends: time linear
+    in the run, not in ``data`` (``data[pos:].lstrip()`` would copy the rest)."""
+    size = 64
+    while True:
+        chunk = data[pos : pos + size]
+        left = len(chunk.lstrip(chars))
+        pos += len(chunk) - left
+        if left or len(chunk) < size:
+            return pos
+        size *= 2
 
 
 def field_name(line: str) -> str:
@@ -366,17 +431,17 @@ def decode_words(value: bytes) -> str:
         end = value.find(b"?=", second + 1) if second >= 0 else -1
         if end < 0:
             break
-        charset = value[start + 2 : first].split(b"*")[0].decode("ascii", "replace")
+        charset = value[start + 2 : first].decode("ascii", "replace")
         encoding, text = value[first + 1 : second].upper(), value[second + 1 : end]
+        word = None
         try:
             if encoding == b"B":
-                data = binascii.a2b_base64(text + b"=" * (-len(text) % 4))
+                word = decode_text(binascii.a2b_base64(text + b"=" * (-len(text) % 4)), charset)
             elif encoding == b"Q":
-                data = binascii.a2b_qp(text, header=True)
-            else:
-                raise ValueError(encoding)
-            word = data.decode(charset, "replace")
-        except (LookupError, ValueError):  # binascii.Error is a ValueError
+                word = decode_text(binascii.a2b_qp(text, header=True), charset)
+        except ValueError:  # binascii.Error
+            pass
+        if word is None:  # kept as written
             word = value[start : end + 2].decode("utf-8", "replace")
         between = value[pos:start]
         if not (after_word and not between.strip()):  # blanks between two words vanish
@@ -388,27 +453,55 @@ def decode_words(value: bytes) -> str:
     return "".join(out)
 
 
+# Codecs Python knows that are no character set a mail could be written in: the escapes of
+# Python string literals (which can give lone surrogates, and warn), and punycode, whose
+# decoder takes time cubic in its input (400 KB: a minute).
+_NOT_CHARSETS = frozenset(["unicode-escape", "raw-unicode-escape", "punycode"])
+
+
+def decode_text(data: bytes, charset: str) -> str | None:
+    """``data`` decoded from the character set an RFC 2047 encoded word names (an RFC 2231
+    language suffix, ``utf-8*en``, is ignored), undecodable bytes as U+FFFD; None when
+    ``charset`` names no text encoding Python knows, names one of ``_NOT_CHARSETS``,
+    or the text would hold lone surrogates (utf-7 can encode them): the caller keeps the
+    encoded word as it was written. Never raises."""
+    import codecs  # loaded by every interpreter at startup
+
+    try:
+        name = codecs.lookup(charset.partition("*")[0]).name
+        if name in _NOT_CHARSETS:
+            return None
+        text = data.decode(name, "replace")  # LookupError for bytes-to-bytes codecs
+        if not text.isascii():
+            text.encode("utf-8")  # UnicodeEncodeError on lone surrogates
+    except (LookupError, ValueError):  # the Unicode errors, "embedded null character"
+        return None
+    return text
+
+
 def normalise_subject(text: str) -> tuple[str, bool]:
     """(the subject without list tags and reply prefixes, case-folded, blanks collapsed;
-    whether it had a reply prefix). "[list] Re: AW: [list] Topic" gives ("topic", True)."""
-    rest = text.strip()
+    whether it had a reply prefix). "[list] Re: AW: [list] Topic" gives ("topic", True).
+
+    Time linear in ``text``, however many prefixes and tags it starts with."""
+    pos = _run_end(text, 0)
     reply = False
-    while rest:
-        if rest.startswith("["):
-            close = rest.find("]")
+    while pos < len(text):
+        if text.startswith("[", pos):
+            close = text.find("]", pos)
             if close < 0:
                 break
-            rest = rest[close + 1 :].lstrip()
+            pos = _run_end(text, close + 1)
             continue
-        colon = rest.find(":")
-        word = rest[:colon].rstrip() if 0 < colon <= 10 else ""
+        colon = text.find(":", pos + 1, pos + 11)
+        word = text[pos:colon].rstrip() if colon > 0 else ""
         for counter in "[^(":
             word = word.split(counter, 1)[0]
         if word.casefold() not in REPLY_PREFIXES:
             break
         reply = True
-        rest = rest[colon + 1 :].lstrip()
-    return " ".join(rest.casefold().split()), reply
+        pos = _run_end(text, colon + 1)
+    return " ".join(text[pos:].casefold().split()), reply
 
 
 def subject_hash(normalised: str) -> int:
@@ -417,12 +510,15 @@ def subject_hash(normalised: str) -> int:
         from _blake2 import blake2b  # hashlib would also load OpenSSL: 5 ms more per mail
     except ImportError:  # pragma: no cover - interpreters without the builtin module
         from hashlib import blake2b
-    digest = blake2b(normalised.encode("utf-8"), digest_size=8).digest()
+    # decode_words never gives lone surrogates; should any come, hash them, do not fail.
+    digest = blake2b(normalised.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
 def parse_date(value: bytes) -> int | None:
-    """Seconds since the epoch of an RFC 5322 date (obsolete forms included), or None."""
+    """Seconds since the epoch of an RFC 5322 date (obsolete forms included), or None.
+
+    Total: any bytes give a number or None; a year outside 1900-9999 gives None."""
     day = month = year = clock = offset = None
     for word in value.replace(b",", b" ").split():
         lower = word.lower().strip(b"()")
@@ -432,7 +528,7 @@ def parse_date(value: bytes) -> int | None:
             parts = word.split(b":")
             if not all(part.isdigit() for part in parts) or len(parts) > 3:
                 return None
-            clock = [int(part) for part in parts] + [0] * (3 - len(parts))
+            clock = [_number(part) for part in parts] + [0] * (3 - len(parts))
         elif word[:1] in (b"+", b"-") and len(word) == 5 and word[1:].isdigit() and clock:
             minutes = int(word[1:3]) * 60 + int(word[3:5])
             offset = minutes * 60 if word[:1] == b"+" else -minutes * 60
@@ -440,7 +536,7 @@ def parse_date(value: bytes) -> int | None:
             if day is None and len(word) <= 2:
                 day = int(word)
             elif year is None:
-                year = int(word)
+                year = _number(word)
         elif offset is None and lower in _ZONES:  # "+0800 (CST)": the number decides
             offset = _ZONES[lower] * 3600
     if day is None or month is None or year is None or clock is None:
@@ -458,6 +554,13 @@ def parse_date(value: bytes) -> int | None:
     day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
     days = era * 146097 + day_of_era - 719468
     return days * 86400 + hour * 3600 + minute * 60 + min(second, 60) - (offset or 0)
+
+
+def _number(digits: bytes) -> int:
+    """The value of ASCII digits; 10**9 for any value above that, which no field of a
+    date may have (int() refuses more than 4,300 digits)."""
+    digits = digits.lstrip(b"0")
+    return int(digits or b"0") if len(digits) <= 9 else 10**9
 
 
 def addresses(values: list[bytes]) -> set[str]:

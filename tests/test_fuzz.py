@@ -21,9 +21,12 @@ CI=true). A longer run sets the number of examples of each test:
 from __future__ import annotations
 
 import base64
+import encodings
+import encodings.aliases
 import functools
 import io
 import os
+import pkgutil
 import re
 import shutil
 import sqlite3
@@ -192,6 +195,12 @@ def any_case(name: bytes):
     )
 
 
+# Long runs of what made a parser quadratic, and numbers no int() takes.
+RUNS = st.tuples(
+    st.sampled_from([b"<", b"(", b")", b'"', b"\\", b"Re: ", b"Re:", b"[tag]", b"Re[2]: ", b"<a"]),
+    st.integers(1, 20_000),
+).map(lambda run: run[0] * run[1])
+HUGE_NUMBERS = st.integers(5, 6000).map(lambda n: b"9" * n)
 IDS = st.sampled_from([*STORED, *UNKNOWN]) | st.binary(min_size=1, max_size=20).map(
     lambda local: local + b"@fuzz.example"
 )
@@ -203,16 +212,40 @@ ID_TOKENS = st.one_of(
     HUGE_IDS.map(lambda i: b"<" + i + b">"),
     st.sampled_from([b"<>", b"<", b">", b"<a <m1@fuzz.example>", b"(<m1@fuzz.example>)"]),
     st.sampled_from([b'"<w1@fuzz.example>"', b"(comment (nested) <u1@fuzz.example>)"]),
+    RUNS,
 )
 ID_SEPARATORS = st.sampled_from([b" ", b"", b",", b"\n\t", b"\r\n ", b"; ", b"\t", b"\n "])
 ID_LISTS = st.lists(st.tuples(ID_TOKENS, ID_SEPARATORS).map(b"".join), max_size=6).map(b"".join)
-ENCODED_WORDS = st.tuples(
+# Every codec name Python knows (text encodings, bytes-to-bytes ones like rot13 and zlib,
+# Python's own unicode-escape and punycode), and payloads that decode to lone surrogates
+# (utf-7 "+2AA-", unicode-escape "\\ud800") or break a decoder.
+CODEC_NAMES = sorted(
+    {name.encode() for pair in encodings.aliases.aliases.items() for name in pair}
+    | {m.name.encode() for m in pkgutil.iter_modules(encodings.__path__)}
+)
+RISKY_CHARSETS = [b"utf-7", b"unicode-escape", b"raw_unicode_escape", b"punycode", b"idna"]
+RISKY_CHARSETS += [b"utf-16", b"utf-32-be", b"rot13", b"zlib", b"hex", b"base64", b"undefined"]
+CHARSETS = (
+    st.sampled_from(CODEC_NAMES)
+    | st.sampled_from(RISKY_CHARSETS)
+    | st.sampled_from(
+        [b"utf-8", b"iso-8859-1", b"UTF-8*en", b"no-such-charset", b"", b"utf-16", b"utf-7"]
+    )
+)
+PAYLOADS = st.binary(max_size=16) | st.sampled_from(
+    [b"RnV6eiB0b3BpYw", b"Fuzz=20topic", b"=ZZ", b"====", b"+2AA-", b"=5Cud800", b"+2AD-x",
+     b"=5CU0010ffff", b"=5Cx", b"=00", b"2AA", b"2ADcAA", b"=D8=00", b"=00=D8=00", b"xn--a"]
+)  # fmt: skip
+WELL_FORMED_WORDS = st.tuples(
+    CHARSETS, st.sampled_from([b"B", b"q"]), PAYLOADS | PAYLOADS.map(base64.b64encode)
+).map(lambda w: b"=?%s?%s?%s?=" % w)
+ENCODED_WORDS = WELL_FORMED_WORDS | st.tuples(
     st.sampled_from([b"=?", b"=?=?", b""]),
-    st.sampled_from([b"utf-8", b"iso-8859-1", b"UTF-8*en", b"no-such-charset", b"", b"utf-16"]),
+    CHARSETS,
     st.sampled_from([b"?", b"??"]),
     st.sampled_from([b"B", b"q", b"X", b""]),
     st.just(b"?"),
-    st.binary(max_size=16) | st.sampled_from([b"RnV6eiB0b3BpYw", b"Fuzz=20topic", b"=ZZ", b"===="]),
+    PAYLOADS | PAYLOADS.map(lambda p: base64.b64encode(p)),
     st.sampled_from([b"?=", b"?", b""]),
 ).map(b"".join)
 SUBJECTS = st.tuples(
@@ -221,13 +254,17 @@ SUBJECTS = st.tuples(
     ),
     st.sampled_from([b"Fuzz topic", b"fuzz  TOPIC", b"Outlook topic", b"Unmuted topic", b""])
     | ENCODED_WORDS
-    | st.binary(max_size=20),
+    | st.binary(max_size=20)
+    | st.tuples(RUNS, st.sampled_from([b"Fuzz topic", b""])).map(b"".join),
 ).map(b"".join)
 DATE_WORDS = st.sampled_from(
     [b"Mon,", b"1", b"3", b"32", b"Jan", b"Feb", b"Foo", b"2024", b"24", b"99", b"0", b"10:00:00",
      b"10:00", b"25:61:99", b"1:2:3:4", b"+0000", b"-9999", b"+01", b"(CST)", b"GMT", b"EST",
-     b"99999999999999999999", b"::", b"1969", b"10000"]
+     b"99999999999999999999", b"::", b"1969", b"10000", b"-2024", b"-1", b"+99999", b"0000"]
 )  # fmt: skip
+DATE_WORDS |= (
+    HUGE_NUMBERS | HUGE_NUMBERS.map(lambda n: b"10:00:" + n) | HUGE_NUMBERS.map(b"-".__add__)
+)
 DATES = st.lists(DATE_WORDS, max_size=8).map(b" ".join) | st.binary(max_size=20)
 THREAD_INDEXES = st.sampled_from(
     [THREAD_INDEX, THREAD_INDEX[:30], THREAD_INDEX + b"AAAA", b"!!!", b"", b"AQ==", b"A" * 200]
@@ -547,3 +584,69 @@ def test_add_mutated_corpus_messages(corpus, tmp_path):
     fuzz()
     assert check.tally["exit 0"] > check.tally["examples"] // 2, check.tally
     assert check.tally["from the index"] > 0, check.tally
+
+
+# -- absurd headers: encoded words in every codec, huge numbers, long runs (issue 11) -------
+
+ABSURD_FIELDS = st.one_of(
+    ENCODED_WORDS.map(lambda word: b"Subject: Re: " + word),
+    st.tuples(RUNS, st.sampled_from([b"Fuzz topic", b""])).map(
+        lambda r: b"Subject: " + b"".join(r)
+    ),
+    RUNS.map(lambda run: b"References: " + run + b" <m1@fuzz.example>"),
+    RUNS.map(lambda run: b"In-Reply-To: " + run),
+    DATES.map(lambda date: b"Date: " + date),
+)
+ABSURD_MESSAGES = st.tuples(
+    st.lists(ABSURD_FIELDS, min_size=1, max_size=4),
+    st.sampled_from([b"Message-ID: <m1@fuzz.example>", b"Message-ID: <new@fuzz.example>", b""]),
+).map(lambda fields: b"\n".join([*fields[0], fields[1]]) + b"\n\nbody\n")
+# The inputs of issue 11 that made every command fail.
+SURROGATE_SUBJECT = b"Subject: Re: =?utf-7?q?+2AA-?=\nMessage-ID: <m1@fuzz.example>\n\nx\n"
+ESCAPE_SUBJECT = b"Subject: Re: =?unicode-escape?q?=5Cud800?=\nMessage-ID: <m1@fuzz.example>\n\nx\n"
+HUGE_YEAR = b"Date: 1 Jan " + b"9" * 5000 + b" 10:00:00 +0000\nMessage-ID: <m1@fuzz.example>\n\nx\n"
+
+
+def test_match_absurd_headers(places):
+    db, unusable = places
+    make_database(db)
+    tally = Counter()
+
+    @fuzz_settings(300)
+    @given(ABSURD_MESSAGES)
+    @example(SURROGATE_SUBJECT)
+    @example(ESCAPE_SUBJECT)
+    @example(HUGE_YEAR)
+    def fuzz(raw):
+        check_match(raw, db, unusable, tally)
+        tally["examples"] += 1
+
+    fuzz()
+    assert tally["marked"] > tally["examples"] // 10, tally
+
+
+def test_add_absurd_headers(tmp_path):
+    check = AddCheck(make_database(tmp_path / "template.db"), tmp_path)
+
+    @fuzz_settings(150)
+    @given(ABSURD_MESSAGES)
+    @example(SURROGATE_SUBJECT)
+    @example(ESCAPE_SUBJECT)
+    @example(HUGE_YEAR)
+    def fuzz(raw):
+        check(raw)
+
+    fuzz()
+    assert check.tally["exit 0"] > check.tally["examples"] // 2, check.tally
+
+
+@pytest.mark.parametrize("raw", [SURROGATE_SUBJECT, ESCAPE_SUBJECT, HUGE_YEAR])
+def test_every_command_takes_the_inputs_of_issue_11(tmp_path, raw):
+    db = str(tmp_path / "threads.db")
+    runner = CliRunner()
+    for argv in (["add", "muted"], ["explain"], ["list"], ["remove"]):
+        result = runner.invoke(cli.cli, ["--db", db, *argv], input=raw)
+        assert result.exception is None or isinstance(result.exception, SystemExit), argv
+        assert result.exit_code == 0, (argv, result.output)
+    status, out, err = run_match(raw, Path(db))
+    assert (status, out, err) == (0, raw, "")  # removed: no longer muted, passed unchanged

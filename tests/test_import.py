@@ -413,3 +413,44 @@ def test_imported_refs_file_flags_what_the_baseline_flagged(corpus, tmp_path, db
             flagged += 1
             assert marks(db, raw), raw[:300]
     assert flagged >= 20
+
+
+def test_one_message_that_broke_parsing_does_not_stop_an_import(tmp_path, db):
+    # Issue 11: a subject decoding to a lone surrogate (SQLite refuses it) or a 5,000-digit
+    # year made `add --mailbox` record nothing at all.
+    path = tmp_path / "box.mbox"
+    path.write_bytes(
+        b"From a@b Mon Jan  1 10:00:00 2024\n"
+        + message("one@x", subject="=?utf-7?q?+2AA-?=")
+        + b"\nFrom a@b Mon Jan  1 10:00:00 2024\n"
+        + message("two@x", extra=b"Date: 1 Jan " + b"9" * 5000 + b" 10:00:00 +0000\n")
+        + b"\nFrom a@b Mon Jan  1 10:00:00 2024\n"
+        + message("three@x", subject="=?unicode-escape?q?=5Cud800?=")
+    )
+    result = run(["add", "muted", "--mailbox", path], db=db)
+    assert (result.returncode, result.stderr) == (0, b""), result.stderr
+    assert [int(n) for n in SUMMARY.search(result.stdout).groups()] == [3, 1, 3, 0]
+    assert {thread["subject"] for thread in listing(db)} == {
+        "=?utf-7?q?+2AA-?=",
+        "test",
+        "=?unicode-escape?q?=5Cud800?=",
+    }
+
+
+def test_a_message_the_parser_fails_on_is_skipped_and_counted(tmp_path, db, monkeypatch):
+    from mailthread import importer
+
+    facts = importer.Header.facts
+
+    def failing(header):
+        if b"bad@x" in header.raw:
+            raise ValueError("a parser fault")
+        return facts(header)
+
+    monkeypatch.setattr(importer.Header, "facts", failing)
+    conversations = importer.Conversations()
+    for msgid in ("good@x", "bad@x", "other@x"):
+        conversations.add_message(message(msgid))
+    conversations.add_message(None)
+    assert conversations.skipped == {"unparsable": 1, "unreadable": 1}
+    assert [ids for ids, _ in conversations.threads()] == [["good@x"], ["other@x"]]

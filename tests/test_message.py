@@ -335,3 +335,115 @@ def test_a_body_line_starting_from_is_not_a_postmark():
     # ksummit/cur/001992-893c9f1d8fbd:2, (quoted-printable): "From a quick look, ...=\nber:"
     raw = b"Message-ID: <1@x>\n\nhi\n\nFrom a quick look, it was in Novem=\nber:\n\nbye\n"
     assert split_concatenated(raw) == [raw]
+
+
+# -- issue 11: every decode total, every parser linear --------------------------------------
+
+
+def every_codec_name() -> list[str]:
+    import encodings
+    import encodings.aliases
+    import pkgutil
+
+    names = {name for pair in encodings.aliases.aliases.items() for name in pair}
+    return sorted(names | {m.name for m in pkgutil.iter_modules(encodings.__path__)})
+
+
+@pytest.mark.parametrize(
+    "payload", [b"+2AA-", b"=5Cud800", b"=5CU0010ffff", b"=D8=00", b"=00=D8=00", b"=FF=FE=00"]
+)
+def test_an_encoded_word_in_every_codec_decodes_to_valid_text(payload):
+    from mailthread.message import decode_words, normalise_subject, subject_hash
+
+    for name in every_codec_name():
+        for word in (b"=?%s?q?%s?=" % (name.encode(), payload), b"=?%s?b?2AA=?=" % name.encode()):
+            raw = b"Subject: Re: " + word + b"\nMessage-ID: <a@b>\n\n"
+            text = decode_words(b"Re: " + word)
+            text.encode("utf-8")  # no lone surrogates
+            assert Header(raw).subject() == " ".join(text.split())
+            normalised, reply = normalise_subject(text)
+            assert reply and Header(raw).facts().subject == subject_hash(normalised)
+
+
+def test_encoded_words_that_decode_to_lone_surrogates_are_kept_as_written():
+    from mailthread.message import decode_words
+
+    assert decode_words(b"Re: =?utf-7?q?+2AA-?=") == "Re: =?utf-7?q?+2AA-?="
+    assert decode_words(b"=?unicode-escape?q?=5Cud800?=") == "=?unicode-escape?q?=5Cud800?="
+    assert decode_words(b"a =?rot13?q?nop?= b") == "a =?rot13?q?nop?= b"
+    # Text utf-7 and utf-16 can hold is still decoded; a broken utf-16 unit is U+FFFD.
+    assert decode_words(b"=?utf-7?q?Caf+AOk-?=") == "Caf\xe9"
+    assert decode_words(b"=?utf-16-le?b?QQDY?=") == "A\ufffd"
+
+
+def test_a_punycode_word_is_not_decoded():
+    # Python's punycode decoder takes time cubic in its input: 400 KB took 53 s.
+    from mailthread.message import decode_words
+
+    word = b"=?punycode?q?" + b"abcdefghij" * 40_000 + b"?="
+    assert decode_words(word) == word.decode()
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        b"1 Jan " + b"9" * 5000 + b" 10:00:00 +0000",
+        b"1 Jan 2024 " + b"1" * 5000 + b":00 +0000",
+        b"1 Jan -2024 10:00:00 +0000",
+        b"-1 Jan 2024 10:00:00",
+        b"1 Jan 10000 10:00:00",
+    ],
+)
+def test_absurd_numbers_in_a_date_give_no_date(date):
+    from mailthread.message import parse_date
+
+    assert parse_date(date) is None
+    assert Header(b"Date: " + date + b"\nMessage-ID: <a@b>\n\n").facts().date is None
+
+
+def test_dates_with_leading_zeros_still_parse_and_huge_seconds_count_as_60():
+    from mailthread.message import parse_date
+
+    assert parse_date(b"01 Jan 02024 010:00:00 +0000") == 1704103200
+    assert parse_date(b"1 Jan 2024 10:00:" + b"9" * 5000) == 1704103200 + 60
+
+
+# Inputs of about 1 MB that took minutes while the parsers were quadratic.
+MB = 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"<" * MB, []),
+        (b"<" * MB + b"a@b>", ["a@b"]),
+        (b"<a" * (MB // 2) + b">", ["a"]),
+        (b"(" * MB + b"<a@b>", []),
+        (b"(a" * (MB // 2) + b")" * MB + b" <a@b>", ["a@b"]),
+        (b'"' * (MB + 1) + b" <x@y>", []),
+        (b'"' * MB + b" <x@y>", ["x@y"]),
+        (b'"' + b"\\" * MB + b'" <x@y>', ["x@y"]),
+        (b"<a@b> " * (MB // 6), ["a@b"] * (MB // 6)),
+        (b"a@b," * (MB // 4), ["a@b"] * (MB // 4)),
+    ],
+)
+def test_parse_ids_of_a_megabyte(value, expected):
+    assert parse_ids(value, bare=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("Re: " * (MB // 4) + "Topic", ("topic", True)),
+        ("Re:" * (MB // 3) + "Topic", ("topic", True)),
+        ("Re[2]: " * (MB // 7) + "Topic", ("topic", True)),
+        ("[tag]" * (MB // 5) + " Topic", ("topic", False)),
+        ("[tag] Re: " * (MB // 10) + "Topic", ("topic", True)),
+        ("[" * MB, ("[" * MB, False)),
+        (" " * MB + "Re: Topic", ("topic", True)),
+    ],
+)
+def test_normalise_subject_of_a_megabyte(subject, expected):
+    from mailthread.message import normalise_subject
+
+    assert normalise_subject(subject) == expected
