@@ -16,7 +16,14 @@ from collections import namedtuple
 from io import BufferedIOBase  # already loaded by the interpreter, unlike typing
 
 from mailthread.message import Header, field_name
-from mailthread.store import DEFAULT_TIMEOUT, SUBJECT_WINDOW, Store, StoreError, default_path
+from mailthread.store import (
+    DEFAULT_TIMEOUT,
+    SUBJECT_WINDOW,
+    Store,
+    StoreError,
+    check_path,
+    default_path,
+)
 
 EX_OK = 0
 EX_TEMPFAIL = 75
@@ -147,7 +154,7 @@ def parse_args(argv: list[str], environ) -> MatchArgs:
                 if value is None:
                     raise UsageError(f"option {name} requires an argument")
             if name == "--db":
-                db = value
+                db = check_path(value)  # "" would fall back to the default database
             elif name == "--timeout":
                 timeout = check_timeout(value)
             elif name == "--me":

@@ -229,10 +229,12 @@ class Store:
         last ones (the database stays consistent)."""
         check_path(path)
         try:
-            if not os.path.exists(path):
+            exists = os.path.exists(path)
+            if not exists:
                 _private_folders(os.path.dirname(path))
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             _check_folder(path)
+            if not exists:
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
         except OSError as e:
             raise StoreError(f"cannot create database {path}: {e.strerror}") from None
