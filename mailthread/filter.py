@@ -319,9 +319,10 @@ _STOP_SIGNALS = {2: "SIGINT", 15: "SIGTERM", 1: "SIGHUP"}
 class _Guarded:
     """stdin and stdout of one ``match``, and the signals that ask it to stop.
 
-    A stop signal before the message is being written raises _Stopped out of run(); main()
-    then writes the message unchanged if it was read. Once writing has begun, the signal only
-    is noted: the message is finished, and the exit status is 75 all the same. (While SQLite
+    The first stop signal before the message is being written raises _Stopped out of run();
+    main() then writes the message unchanged if it was read. Once writing has begun, and
+    after that first one, a signal only is noted: the message is finished, and the exit
+    status is 75 all the same. (While SQLite
     waits for a lock, Python runs no handler: the signal acts when the wait ends, within
     --timeout.)"""
 
@@ -329,12 +330,13 @@ class _Guarded:
         self.stdin = stdin
         self.stdout = stdout
         self.raw: bytes | None = None
-        self.writing = False
+        self.deferred = False  # True once writing has begun, or a signal has been raised
         self.signal: int | None = None
 
     def stop(self, signum: int, frame) -> None:
         self.signal = signum
-        if not self.writing:
+        if not self.deferred:
+            self.deferred = True
             raise _Stopped()
 
     def read(self) -> bytes:
@@ -347,7 +349,7 @@ class _Guarded:
         return self.raw
 
     def write(self, data) -> int:
-        self.writing = True
+        self.deferred = True
         return self.stdout.write(data)
 
     def flush(self) -> None:
@@ -361,8 +363,7 @@ def main(argv: list[str]) -> int:
     stdin, stdout = standard_streams()
     guarded = _Guarded(stdin, stdout)
     stderr = _PrintableText(sys.stderr) if sys.stderr is not None else None
-    for signum in _STOP_SIGNALS:
-        _signal.signal(signum, guarded.stop)
+    handlers = {signum: _signal.signal(signum, guarded.stop) for signum in _STOP_SIGNALS}
     try:
         status = run(argv, guarded, guarded, stderr, os.environ)
     except _Stopped:
@@ -375,18 +376,26 @@ def main(argv: list[str]) -> int:
             name = _STOP_SIGNALS[guarded.signal]
             complain(stderr, f"stopped by {name} while writing the message")
             status = EX_TEMPFAIL
+    for signum, handler in handlers.items():
+        _signal.signal(signum, handler)
     if sys.stdout is not None:
         try:
             sys.stdout.flush()
         except OSError:
             pass
+        try:
+            fd = sys.stdout.fileno()
+        except (OSError, ValueError):  # not a file (a test's stand-in)
+            return status
         # A stdout closed by the reader would make the interpreter complain again at exit.
         try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            devnull = os.open(os.devnull, os.O_WRONLY)
         except OSError:  # no file descriptor left (RLIMIT_NOFILE): skip that flush at exit
             if stderr is not None:
                 stderr.flush()
             os._exit(status)
+        os.dup2(devnull, fd)
+        os.close(devnull)
     return status
 
 
