@@ -19,6 +19,9 @@ How the faults are made (all but the tmpfs unprivileged):
   (as CI is), a real 1 MB tmpfs filled up, ENOSPC;
 - read-only: file modes. Run as root, the child first drops, from its capability bounding
   set, the capabilities that let root ignore them (exec then leaves it without them);
+- a signal: sent to a child waiting for a lock the test holds (found by its open database)
+  or blocked in read(2) on stdin (/proc/PID/syscall), never after a sleep;
+- other resource limits: RLIMIT_NOFILE 5; RLIMIT_AS 16 MiB above what match's modules take;
 - a 200 MB message: run under RLIMIT_AS of 1.5 GiB, and its peak RSS (os.wait4) must stay
   under twice the message's size: one copy of the message, not more.
 

@@ -1,5 +1,6 @@
-"""Security: a private database, no shell ever, no line break in the inserted header, and SQL
-that never carries a value in its text.
+"""Security: a private database (every folder it creates 0700, no home folder or a path that
+is not a file refused, never a world-writable folder), no shell ever, no line break in the
+inserted header, and SQL that never carries a value in its text.
 
 (tests/test_store.py checks the modes under the usual umask, tests/test_match.py a --header
 with "\\n" and a hand-edited list name with "\\n"; here: the rest of those cases.)
