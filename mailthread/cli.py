@@ -10,8 +10,16 @@ from contextlib import contextmanager
 import click
 
 from mailthread import __version__, filter
+from mailthread.filter import printable
 from mailthread.message import Facts, Header, split_concatenated
-from mailthread.store import DEFAULT_TIMEOUT, Store, StoreError, default_path
+from mailthread.store import (
+    DEFAULT_TIMEOUT,
+    PathError,
+    Store,
+    StoreError,
+    check_path,
+    default_path,
+)
 
 EX_TEMPFAIL = 75
 
@@ -24,7 +32,12 @@ class Failure(click.ClickException):
         self.exit_code = exit_code
 
     def show(self, file=None) -> None:
-        click.echo(f"mailthread: {self.format_message()}", err=True)
+        click.echo(printable(f"mailthread: {self.format_message()}"), err=True)
+
+
+def say(line: str) -> None:
+    """One line of output: data from mail or the database cannot drive the terminal."""
+    click.echo(printable(line))
 
 
 class Settings:
@@ -34,13 +47,18 @@ class Settings:
 
     @property
     def path(self) -> str:
-        return self.db or default_path(os.environ)
+        try:
+            return self.db or default_path(os.environ)
+        except PathError as e:
+            raise Failure(str(e), 2) from None
 
     @contextmanager
     def store(self):
-        """The open store; its errors become exit status 75."""
+        """The open store; a path it cannot use is bad usage (2), its other errors 75."""
         try:
             store = Store.open(self.path, self.timeout)
+        except PathError as e:
+            raise Failure(str(e), 2) from None
         except StoreError as e:
             raise Failure(str(e), EX_TEMPFAIL) from None
         try:
@@ -51,10 +69,20 @@ class Settings:
             store.close()
 
 
+def check_db(ctx, param, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            check_path(value)
+        except PathError as e:
+            raise click.BadParameter(str(e)) from None
+    return value
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     metavar="PATH",
+    callback=check_db,
     help="The thread database. Default: $MAILTHREAD_DB, else "
     "$XDG_DATA_HOME/mailthread/threads.db (~/.local/share/mailthread/threads.db).",
 )
@@ -141,9 +169,7 @@ def match(
     argv += ["--no-subject"] if no_subject else [f"--subject-window={subject_window}"]
     if settings.db:
         argv[:0] = ["--db", settings.db]
-    stdin, stdout = filter.standard_streams()
-    status = filter.run(argv, stdin, stdout, sys.stderr, os.environ)
-    sys.exit(status)
+    sys.exit(filter.main(argv))
 
 
 def check_list(ctx, param, value):
@@ -267,7 +293,7 @@ def add(
             else:
                 added = store.add_message(facts, list_name, subject, lifetime)
             merged = f", merged {added.merged} other thread(s)" if added.merged else ""
-            click.echo(
+            say(
                 f"{added.list}: thread {added.thread} ({subject or 'no subject'}):"
                 f" {added.new_ids} new id(s){merged}"
             )
@@ -295,7 +321,8 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
         for path in mailboxes:
             total, messages = mailbox_messages(path)
             if sys.stderr.isatty() and total > 100:
-                with click.progressbar(messages, length=total, label=path, file=sys.stderr) as bar:
+                label = printable(path)
+                with click.progressbar(messages, length=total, label=label, file=sys.stderr) as bar:
                     for raw in bar:
                         conversations.add_message(raw)
             else:
@@ -316,7 +343,7 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
     reasons = sorted(conversations.skipped.items())
     skipped = sum(n for _, n in reasons)
     why = f" ({', '.join(f'{n} {reason}' for reason, n in reasons)})" if skipped else ""
-    click.echo(
+    say(
         f"read {' and '.join(read)}: {added} threads added, {merged} merged,"
         f" {len(results) - added - merged} already stored"
         + (f", {skipped} skipped{why}" if mailboxes else "")
@@ -346,6 +373,21 @@ def message_facts(message_id: str | None) -> tuple[Facts, Header | None]:
             2,
         )
     return facts, header
+
+
+def json_text(value) -> str:
+    """``value`` as JSON that is safe on a terminal and decodes to exactly ``value``: JSON
+    escapes C0 controls itself; DEL, C1 controls, bidi overrides and lone surrogates are
+    escaped here too (``\\u009b``), as ``printable`` would replace them."""
+    import json
+    import re
+
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return re.sub(
+        "[\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]",
+        lambda m: f"\\u{ord(m[0]):04x}",
+        text,
+    )
 
 
 def describe(thread) -> str:
@@ -379,12 +421,10 @@ def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> N
     with settings.store() as store:
         threads = store.threads(lists)
     if as_json:
-        import json
-
         rows = [thread._asdict() for thread in threads]
         for row in rows:
             row["expires_after"] = format_duration(row["expires_after"])
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(json_text(rows))
         return
     if not threads:
         return
@@ -412,7 +452,7 @@ def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> N
             cell.rjust(w) if i in (0, 2, 3) else cell.ljust(w)
             for i, (cell, w) in enumerate(zip(row[:7], widths, strict=True))
         ]
-        click.echo("  ".join(cells + [row[7]]).rstrip())
+        say("  ".join(cells + [row[7]]).rstrip())
 
 
 @cli.command()
@@ -456,7 +496,7 @@ def explain(
         thread = store.thread(hit.thread) if hit else None
     if hit is None or thread is None:
         where = f" on {', '.join(lists)}" if lists else ""
-        click.echo(
+        say(
             f"in no thread{where}: none of its {len(facts.ids)} id(s) is recorded,"
             " and nothing else links it to a thread"
         )
@@ -486,8 +526,8 @@ def explain(
             f", nearest of its ids recorded ({position} nearer ones are not)" if position else ""
         )
         why = f"{field}{nearer}"
-    click.echo(describe(thread))
-    click.echo(f"decided by <{hit.msgid}> ({hit.rule}): {why}")
+    say(describe(thread))
+    say(f"decided by <{hit.msgid}> ({hit.rule}): {why}")
 
 
 @cli.command()
@@ -525,7 +565,7 @@ def remove(settings: Settings, message_id: str | None, thread_id: int | None) ->
         removed = store.remove(thread_id)
     if removed is None:
         raise Failure(f"there is no thread {thread_id}")
-    click.echo(f"removed {describe(removed)}")
+    say(f"removed {describe(removed)}")
 
 
 @cli.command()
@@ -567,10 +607,10 @@ def expire(settings: Settings, idle: int, index_age: int, dry_run: bool) -> None
         dropped = store.expire_index(index_age, dry_run)
     verb = "would remove" if dry_run else "removed"
     for thread in expired:
-        click.echo(f"{verb} {describe(thread)}; last active {thread.last_match or thread.created}")
+        say(f"{verb} {describe(thread)}; last active {thread.last_match or thread.created}")
     count = f"{len(expired)} thread{'s' * (len(expired) != 1)}"
     entries = f"{dropped} message index entr{'ies' if dropped != 1 else 'y'}"
-    click.echo(
+    say(
         f"{verb} {count}: idle over {format_duration(idle)} or past their own lifetime;"
         f" {entries} of messages dated over {format_duration(index_age)} ago"
     )
@@ -582,6 +622,9 @@ _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command; errors become one ``mailthread: ...`` line and their exit status."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # see __main__: Ctrl-C ends it at once
     try:
         result = cli.main(args=argv, prog_name="mailthread", standalone_mode=False)
     except _NO_ARGS_IS_HELP as e:  # plain `mailthread`: the help text, as click shows it
@@ -589,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except click.UsageError as e:
         where = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
-        click.echo(f"mailthread: {e.format_message().rstrip('.')}{where}", err=True)
+        click.echo(printable(f"mailthread: {e.format_message().rstrip('.')}{where}"), err=True)
         return e.exit_code
     except click.ClickException as e:
         e.show()

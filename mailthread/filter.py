@@ -20,7 +20,14 @@ from collections import namedtuple
 from io import BufferedIOBase  # already loaded by the interpreter, unlike typing
 
 from mailthread.message import Header, field_name
-from mailthread.store import DEFAULT_TIMEOUT, SUBJECT_WINDOW, Store, StoreError, default_path
+from mailthread.store import (
+    DEFAULT_TIMEOUT,
+    SUBJECT_WINDOW,
+    Store,
+    StoreError,
+    check_path,
+    default_path,
+)
 
 EX_OK = 0
 EX_TEMPFAIL = 75
@@ -151,7 +158,7 @@ def parse_args(argv: list[str], environ) -> MatchArgs:
                 if value is None:
                     raise UsageError(f"option {name} requires an argument")
             if name == "--db":
-                db = value
+                db = check_path(value)  # "" would fall back to the default database
             elif name == "--timeout":
                 timeout = check_timeout(value)
             elif name == "--me":
@@ -300,22 +307,162 @@ def standard_streams():
     return stdin, stdout
 
 
+_UNSAFE: dict[int, str] = {}
+
+
+def printable(text: str) -> str:
+    """``text`` as it may go to a terminal: what a terminal would act on instead of showing
+    it becomes U+FFFD, one character for one (so table columns stay aligned) -- C0 controls
+    (ESC starts the sequences that retitle a window or clear the screen), DEL, C1 controls
+    (U+0080-U+009F; U+009B is a CSI to some terminals), the bidi embeddings, overrides and
+    isolates that reorder the rest of a line (U+202A-U+202E, U+2066-U+2069: the "Trojan
+    Source" characters) and lone surrogates; tab, line breaks and NEL become a blank, so
+    that one line stays one line. Printable Unicode is kept."""
+    if text.isprintable():
+        return text
+    if not _UNSAFE:
+        controls = [*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F)]
+        _UNSAFE.update(dict.fromkeys([*controls, *range(0x2066, 0x206A)], "\ufffd"))
+        _UNSAFE.update(dict.fromkeys(map(ord, "\t\n\v\f\r\x85"), " "))
+    text = text.translate(_UNSAFE)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (U+D800-U+DFFF)
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
+
+
+class _PrintableText:
+    """A text stream that writes only printable text (a lone line end goes as it is)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(text if text == "\n" else printable(text))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+class _Stopped(BaseException):
+    """SIGINT, SIGTERM or SIGHUP came before the message was being written out."""
+
+
+class _Unread(BaseException):
+    """Not enough memory to read the message: what was read of it is gone."""
+
+
+_STOP_SIGNALS = {2: "SIGINT", 15: "SIGTERM", 1: "SIGHUP"}
+
+
+class _Guarded:
+    """stdin and stdout of one ``match``, and the signals that ask it to stop.
+
+    The first stop signal before the message is being written raises _Stopped out of run();
+    main() then writes the message unchanged if it was read. Once writing has begun, and
+    after that first one, a signal only is noted: the message is finished, and the exit
+    status is 75 all the same. (While SQLite
+    waits for a lock, Python runs no handler: the signal acts when the wait ends, within
+    --timeout.)"""
+
+    def __init__(self, stdin, stdout) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self.raw: bytes | None = None
+        self.deferred = False  # True once writing has begun, or a signal has been raised
+        self.signal: int | None = None
+
+    def stop(self, signum: int, frame) -> None:
+        self.signal = signum
+        if not self.deferred:
+            self.deferred = True
+            raise _Stopped()
+
+    def read(self) -> bytes:
+        try:
+            self.raw = self.stdin.read()
+        except MemoryError:
+            # RLIMIT_AS, or a message bigger than memory: readall() dropped what it had
+            # read, so nothing can go out unchanged. (run() would pass b"" through.)
+            raise _Unread() from None
+        return self.raw
+
+    def write(self, data) -> int:
+        self.deferred = True
+        return self.stdout.write(data)
+
+    def flush(self) -> None:
+        self.stdout.flush()
+
+
 def main(argv: list[str]) -> int:
+    """Run ``match`` on the standard streams, whatever stops it; return the exit status."""
+    import _signal  # the C module, loaded by every interpreter (signal imports enum)
+
     stdin, stdout = standard_streams()
-    status = run(argv, stdin, stdout, sys.stderr, os.environ)
+    guarded = _Guarded(stdin, stdout)
+    stderr = _PrintableText(sys.stderr) if sys.stderr is not None else None
+    handlers = {signum: _signal.signal(signum, guarded.stop) for signum in _STOP_SIGNALS}
+    try:
+        status = run(argv, guarded, guarded, stderr, os.environ)
+    except _Stopped:
+        status = _stopped(guarded, stderr)
+    except _Unread:
+        complain(stderr, "not enough memory to read the message; nothing written")
+        status = EX_TEMPFAIL
+    else:
+        if guarded.signal is not None:
+            name = _STOP_SIGNALS[guarded.signal]
+            complain(stderr, f"stopped by {name} while writing the message")
+            status = EX_TEMPFAIL
+    for signum, handler in handlers.items():
+        _signal.signal(signum, handler)
     if sys.stdout is not None:
         try:
             sys.stdout.flush()
         except OSError:
             pass
-        # A stdout closed by the reader would make the interpreter complain again at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    if sys.stderr is not None:
         try:
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            # The line that could not be written (a full LOGFILE) would be tried again at
-            # exit, and its failure would turn the exit status into 120: procmail would then
-            # throw away the message written, and keep the original.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+            fd = sys.stdout.fileno()
+        except (OSError, ValueError):  # not a file (a test's stand-in)
+            return status
+        # A stdout closed by the reader would make the interpreter complain again at exit.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+        except OSError:  # no file descriptor left (RLIMIT_NOFILE): skip that flush at exit
+            _flush_stderr(status)
+            os._exit(status)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    _flush_stderr(status)
     return status
+
+
+def _flush_stderr(status: int) -> None:
+    """Flush stderr now. A line that cannot be written (procmail's LOGFILE on a full disk)
+    would be tried again at exit, and that failure would turn the exit status into 120:
+    procmail would then throw away the message written, and keep the original."""
+    if sys.stderr is None:
+        return
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        except OSError:  # no file descriptor left either: nothing more can be flushed
+            os._exit(status)
+
+
+def _stopped(guarded: _Guarded, stderr) -> int:
+    name = _STOP_SIGNALS[guarded.signal]
+    if guarded.raw is None:
+        complain(stderr, f"stopped by {name} while reading the message; nothing written")
+        return EX_TEMPFAIL
+    try:
+        write(guarded, [guarded.raw])
+    except OSError as e:
+        complain(stderr, f"stopped by {name}; cannot write the message: {e.strerror or e}")
+    else:
+        complain(stderr, f"stopped by {name}; message passed through unchanged")
+    return EX_TEMPFAIL

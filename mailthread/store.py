@@ -103,16 +103,94 @@ _THREAD_COLUMNS = (
 )
 
 
+class PathError(StoreError):
+    """The database's path is not one to use: not a file path, relative where it must not
+    be, in a folder every user may write to, or no home folder to put it in."""
+
+
 def default_path(environ) -> str:
     """``$MAILTHREAD_DB``, else ``$XDG_DATA_HOME/mailthread/threads.db``, else under
-    ``~/.local/share`` (the XDG base directory spec ignores a relative XDG_DATA_HOME)."""
+    ``~/.local/share`` (the XDG base directory spec ignores a relative XDG_DATA_HOME).
+
+    PathError when ``$MAILTHREAD_DB`` is relative: an MDA, mutt and cron each run in
+    another working folder (procmail's is ``$MAILDIR``), so each would use another file.
+    PathError when there is no home folder to put it in: ``$HOME`` empty or relative, or
+    unset with no passwd entry (``~`` would otherwise become a folder named ``~`` in the
+    working folder)."""
     if environ.get("MAILTHREAD_DB"):
-        return os.path.expanduser(environ["MAILTHREAD_DB"])
+        path = environ["MAILTHREAD_DB"]
+        if path == "~" or path.startswith("~/"):
+            path = _home(environ) + path[1:]
+        else:
+            path = os.path.expanduser(path)  # ~user/...
+        if not os.path.isabs(path):
+            raise PathError(f"MAILTHREAD_DB must be an absolute path, not {path!r}")
+        return check_path(path)
     data_home = environ.get("XDG_DATA_HOME", "")
     if not os.path.isabs(data_home):
-        home = environ.get("HOME") or os.path.expanduser("~")
-        data_home = os.path.join(home, ".local", "share")
+        data_home = os.path.join(_home(environ), ".local", "share")
     return os.path.join(data_home, "mailthread", "threads.db")
+
+
+def _home(environ) -> str:
+    home = environ.get("HOME")
+    if home is None:
+        import pwd  # built in; only without $HOME
+
+        try:
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except KeyError:
+            home = ""
+    if not os.path.isabs(home):
+        raise PathError("no home folder: set HOME, or MAILTHREAD_DB to the database's path")
+    return home
+
+
+def check_path(path: str) -> str:
+    """``path`` if SQLite would take it for a file's name; PathError for ``""`` and
+    ``:memory:`` (a database that is gone at exit) and ``file:`` URIs."""
+    if path in ("", ":memory:") or path.startswith("file:"):
+        raise PathError(f"{path!r} is not a database file's path")
+    return path
+
+
+def _private_folders(folder: str) -> None:
+    """Create ``folder`` and its missing parents, each 0700 whatever the umask (``os.makedirs``
+    applies its mode to the last one only, and through the umask). Folders that exist are
+    left as they are."""
+    missing = []
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            continue  # another process made it meanwhile
+        os.chmod(folder, 0o700)
+
+
+def _check_folder(path: str) -> None:
+    """PathError when the database is not a regular file (a folder, /dev/null, a FIFO), or
+    when its folder is writable by every user: anyone could put another database, or
+    ``-wal`` file, in its place (even with the sticky bit: the side files' names are free)."""
+    import stat
+
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        pass
+    else:
+        if not stat.S_ISREG(info.st_mode):
+            raise PathError(f"{path} is not a regular file")
+    folder = os.path.dirname(path) or "."
+    if os.stat(folder).st_mode & stat.S_IWOTH:
+        raise PathError(
+            f"the database's folder {folder} is writable by every user: use a private folder"
+        )
 
 
 def _now() -> int:
@@ -149,11 +227,13 @@ class Store:
         """Open the store, creating it (and its folder, private to the owner) on first use.
         Not ``durable``: a commit does not wait for the disk, so a power cut may undo the
         last ones (the database stays consistent)."""
+        check_path(path)
         try:
-            if not os.path.exists(path):
-                folder = os.path.dirname(path)
-                if folder:
-                    os.makedirs(folder, mode=0o700, exist_ok=True)
+            exists = os.path.exists(path)
+            if not exists:
+                _private_folders(os.path.dirname(path))
+            _check_folder(path)
+            if not exists:
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
         except OSError as e:

@@ -20,6 +20,9 @@ How the faults are made (all but the tmpfs unprivileged):
   (as CI is), a real 1 MB tmpfs filled up, ENOSPC;
 - read-only: file modes. Run as root, the child first drops, from its capability bounding
   set, the capabilities that let root ignore them (exec then leaves it without them);
+- a signal: sent to a child waiting for a lock the test holds (found by its open database)
+  or blocked in read(2) on stdin (/proc/PID/syscall), never after a sleep;
+- other resource limits: RLIMIT_NOFILE 5; RLIMIT_AS 16 MiB above what match's modules take;
 - a 200 MB message: run under RLIMIT_AS of 1.5 GiB, and its peak RSS (os.wait4) must stay
   under twice the message's size: one copy of the message, not more.
 
@@ -34,6 +37,7 @@ import resource
 import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 
@@ -518,3 +522,180 @@ def test_200_MB_message_through_match_whole(db):
     assert length == size + len(b"X-Mailthread: muted\n")
     assert got.hexdigest() == expected.hexdigest()
     assert usage.ru_maxrss * 1024 < 2 * size  # ru_maxrss is in KiB on Linux
+
+
+# -- stopped by a signal ----------------------------------------------------------------------
+# procmail ends a filter that outlives its timeout with SIGTERM; a user at a terminal
+# presses Ctrl-C. The signal goes to a real child at a known point -- waiting for a lock
+# that the test holds, or blocked reading stdin -- and the outcome, not the timing, is
+# checked. (A signal that comes while SQLite itself waits for a lock is handled once that
+# wait ends: the test releases its lock right after sending it.)
+
+_READ_SYSCALL = {"x86_64": "0", "aarch64": "63"}
+
+
+def wait_for(condition, proc) -> None:
+    """Poll until ``condition()`` holds; fail if the child exits first."""
+    while not condition():
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+
+
+def has_open(pid: int, path) -> bool:
+    folder = f"/proc/{pid}/fd"
+    targets = set()
+    for fd in os.listdir(folder):
+        try:
+            targets.add(os.readlink(f"{folder}/{fd}"))
+        except OSError:
+            pass
+    return str(path) in targets
+
+
+def reading_stdin(pid: int) -> bool:
+    """Whether the process is blocked in read(2) on fd 0 (/proc/PID/syscall: number, args)."""
+    with open(f"/proc/{pid}/syscall") as f:
+        fields = f.read().split()
+    return fields[:2] == [_READ_SYSCALL[os.uname().machine], "0x0"]
+
+
+def finish(proc) -> tuple[bytes, bytes]:
+    """stdout and stderr of a child whose stdin the test has closed, once it has exited."""
+    out, err = proc.stdout.read(), proc.stderr.read()
+    proc.wait(timeout=60)
+    return out, err
+
+
+def start(args, db) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*mailthread_command(), *args],
+        env={**os.environ, "MAILTHREAD_DB": str(db)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+STOPS = [signal.SIGTERM, signal.SIGINT]
+
+
+@pytest.mark.parametrize("signum", STOPS, ids=["SIGTERM", "SIGINT"])
+def test_match_stopped_while_waiting_for_the_lock_passes_the_message_through(db, signum):
+    """SIGTERM (procmail's timeout) or SIGINT while `match` waits for a locked database: the
+    message, already read, comes out unchanged, exit 75, one line (was: killed with nothing
+    written; a KeyboardInterrupt traceback)."""
+    mute(db)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        proc = start(["--timeout", "60", "match"], db)
+        proc.stdin.write(REPLY)
+        proc.stdin.close()
+        wait_for(lambda: has_open(proc.pid, db), proc)
+        proc.send_signal(signum)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    out, err = finish(proc)
+    name = signal.Signals(signum).name
+    assert (proc.returncode, out) == (75, REPLY)
+    assert err == f"mailthread: stopped by {name}; message passed through unchanged\n".encode()
+    assert contents(db)["integrity"] == [("ok",)]
+
+
+@pytest.mark.parametrize("signum", STOPS, ids=["SIGTERM", "SIGINT"])
+def test_match_stopped_while_reading_writes_nothing(db, signum):
+    """Stopped before the message has been read: nothing can go out unchanged, so nothing
+    goes out (procmail's W keeps the original); exit 75 and one line, no traceback."""
+    if os.uname().machine not in _READ_SYSCALL:
+        pytest.skip(f"read(2)'s number on {os.uname().machine} is not in this test")
+    proc = start(["match"], db)
+    wait_for(lambda: reading_stdin(proc.pid), proc)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    name = signal.Signals(signum).name
+    assert (proc.returncode, out) == (75, b"")
+    assert (
+        err
+        == f"mailthread: stopped by {name} while reading the message; nothing written\n".encode()
+    )
+
+
+def test_add_interrupted_while_waiting_for_the_lock(db):
+    """Ctrl-C on `add` waiting for a lock ends it at once, as the default action of SIGINT:
+    no traceback, no "aborted", nothing recorded, and the shell sees 130 (killed by
+    signal 2), as for an uncaught KeyboardInterrupt in Python itself."""
+    mute(db)
+    before = contents(db)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        proc = start(["--timeout", "60", "add", "watched"], db)
+        proc.stdin.write(NEW)
+        proc.stdin.close()
+        wait_for(lambda: has_open(proc.pid, db), proc)
+        proc.send_signal(signal.SIGINT)
+        # Without the default action, a Python handler would only run after the lock's wait.
+        assert proc.wait(timeout=60) == -signal.SIGINT
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    out, err = finish(proc)
+    assert (out, err) == (b"", b"")
+    assert contents(db) == before
+
+
+# -- resource limits --------------------------------------------------------------------------
+
+
+def with_limit(kind: int, value: int):
+    def limit() -> None:
+        resource.setrlimit(kind, (value, value))
+
+    return limit
+
+
+def test_match_with_five_file_descriptors(db):
+    """RLIMIT_NOFILE 5: SQLite cannot open the database and its side files; the message
+    goes out unchanged, exit 75, one line (the /dev/null opened at exit then raised EMFILE:
+    a traceback after the message)."""
+    mute(db)
+    result = run(["match"], REPLY, db=db, preexec_fn=with_limit(resource.RLIMIT_NOFILE, 5))
+    assert (result.returncode, result.stdout) == (75, REPLY)
+    one_line(result)
+
+
+def vm_peak_after_loading_match() -> int:
+    """The address space the interpreter has taken once match's modules are loaded."""
+    probe = "import mailthread.filter; print(open('/proc/self/status').read())"
+    status = subprocess.run([sys.executable, "-c", probe], capture_output=True, check=True)
+    line = next(line for line in status.stdout.decode().splitlines() if line.startswith("VmPeak"))
+    return int(line.split()[1]) * 1024
+
+
+def test_match_without_memory_to_read_the_message_says_so(db):
+    """RLIMIT_AS leaves 16 MiB once match is loaded, and a 64 MiB message comes: reading it
+    fails, and what was read is gone. No pass-through is claimed (the line said "message
+    passed through unchanged" over an empty stdout); exit 75, and procmail's W keeps the
+    original."""
+    limit = vm_peak_after_loading_match() + (16 << 20)
+    big = REPLY + b"z" * (64 << 20)
+    result = run(["match"], big, db=db, preexec_fn=with_limit(resource.RLIMIT_AS, limit))
+    assert (result.returncode, result.stdout) == (75, b"")
+    assert (
+        one_line(result) == "mailthread: not enough memory to read the message; nothing written\n"
+    )
+
+
+def test_match_that_cannot_load_its_modules_copies_the_message(db):
+    """When even mailthread.filter cannot be loaded (MemoryError under a small RLIMIT_AS, a
+    broken install), stdin is copied to stdout as it comes: unchanged, exit 75, one line."""
+    program = (
+        "import sys; sys.modules['mailthread.filter'] = None; sys.argv[1:] = ['match']\n"
+        "from mailthread.__main__ import main; sys.exit(main())"
+    )
+    big = REPLY + b"z" * (1 << 20)
+    result = subprocess.run([sys.executable, "-c", program], input=big, capture_output=True)
+    assert (result.returncode, result.stdout) == (75, big)
+    err = one_line(result)
+    assert err.startswith("mailthread: cannot start: ") and "passed through unchanged" in err

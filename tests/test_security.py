@@ -1,5 +1,6 @@
-"""Security: a private database, no shell ever, no line break in the inserted header, and SQL
-that never carries a value in its text.
+"""Security: a private database (every folder it creates 0700, no home folder or a path that
+is not a file refused, never a world-writable folder), no shell ever, no line break in the
+inserted header, and SQL that never carries a value in its text.
 
 (tests/test_store.py checks the modes under the usual umask, tests/test_match.py a --header
 with "\\n" and a hand-edited list name with "\\n"; here: the rest of those cases.)
@@ -377,3 +378,183 @@ def test_hostile_values_are_only_ever_bound_parameters(db, tmp_path, statements)
     conn.close()
     result = invoke(["--db", db, "explain"], hostile_message("new@x", [parent]))
     assert result.exit_code == 0 and HOSTILE_LIST in result.output
+
+
+# -- where the database goes, and what it may be --------------------------------------------
+
+
+def fresh_home_env(home: Path) -> dict:
+    """A user's environment with only HOME to place the database."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("XDG_")}
+    env.pop("MAILTHREAD_DB", None)
+    return {**env, "HOME": str(home)}
+
+
+@pytest.mark.parametrize("command", ["match", "add"])
+def test_every_folder_created_is_private_under_umask_000(tmp_path, command):
+    """The first run creates ~/.local, ~/.local/share and ~/.local/share/mailthread: all 0700
+    under umask 000 (os.makedirs made the parents 0777, and procmailrc.example puts
+    ~/.local/bin first in PATH: anyone could plant a mailthread there)."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    args = ["match"] if command == "match" else ["add", "muted"]
+    result = subprocess.run(
+        [sys.executable, "-m", "mailthread", *args],
+        input=REPLY,
+        capture_output=True,
+        env=fresh_home_env(home),
+        umask=0o000,
+    )
+    assert result.returncode == 0, result.stderr
+    data = home / ".local" / "share" / "mailthread"
+    modes = [mode(path) for path in (home / ".local", data.parent, data, data / "threads.db")]
+    assert modes == [0o700, 0o700, 0o700, 0o600]
+
+
+def test_existing_folders_keep_their_mode(tmp_path):
+    """Folders the user made are the user's business: mailthread neither loosens nor
+    tightens them; it only creates the missing ones private."""
+    home = tmp_path / "home"
+    (home / ".local").mkdir(parents=True)
+    os.chmod(home / ".local", 0o755)
+    result = run(["add", "muted"], REPLY, env=fresh_home_env(home), umask=0o000)
+    assert result.returncode == 0, result.stderr
+    assert mode(home / ".local") == 0o755
+    assert mode(home / ".local" / "share") == 0o700
+
+
+def unused_uid() -> int:
+    import pwd
+
+    uid = 54321
+    while True:
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            return uid
+        uid += 1
+
+
+def as_homeless_user(cwd: Path, home: str | None, argv: list[str]) -> tuple[int, bytes, str]:
+    """Run ``filter.main``-like ``match`` (``argv[0] == "match"``) or a click command in a
+    forked child that is a uid without a passwd entry, in ``cwd``, with ``$HOME`` set to
+    ``home`` (None: unset) and nothing else naming a database. (Forked, not run: the
+    interpreter under /root cannot be executed by that uid.)"""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        status = 99
+        try:
+            os.chdir(cwd)
+            os.setgid(unused_uid())
+            os.setuid(unused_uid())
+            for key in ("HOME", "MAILTHREAD_DB", "XDG_DATA_HOME"):
+                os.environ.pop(key, None)
+            if home is not None:
+                os.environ["HOME"] = home
+            if argv[0] == "match":
+                out, err = io.BytesIO(), io.StringIO()
+                status = filter.run(argv, io.BytesIO(REPLY), out, err, os.environ)
+                output = out.getvalue()
+            else:
+                result = CliRunner().invoke(cli.cli, argv)
+                status, output, err = result.exit_code, result.stdout_bytes, io.StringIO()
+                err.write(result.stderr if result.stderr_bytes else "")
+            report = repr((status, output, err.getvalue())).encode()
+            os.write(write_end, report)
+        finally:
+            os._exit(0 if status != 99 else 99)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        report = reader.read()
+    os.waitpid(pid, 0)
+    return ast.literal_eval(report.decode())
+
+
+@pytest.fixture
+def open_cwd(tmp_path) -> Path:
+    """A working folder anyone may write to: where a `~` folder would land."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to become a uid without a passwd entry (CI runs as root)")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    os.chmod(cwd, 0o777)
+    return cwd
+
+
+@pytest.mark.parametrize("home", [None, "", "relative/home"], ids=["unset", "empty", "relative"])
+def test_no_home_folder_match_passes_the_message_through(open_cwd, home):
+    """A uid without a passwd entry and no usable $HOME: `match` says so and exits 75 with
+    the message unchanged; nothing is written under the working folder (it was
+    ./~/.local/share/mailthread/threads.db for HOME unset, /.local/... for HOME empty)."""
+    status, output, err = as_homeless_user(open_cwd, home, ["match"])
+    assert (status, output) == (75, REPLY)
+    assert err.startswith("mailthread: no home folder") and err.count("\n") == 1, err
+    assert list(open_cwd.iterdir()) == []
+
+
+@pytest.mark.parametrize("home", [None, ""], ids=["unset", "empty"])
+def test_no_home_folder_other_commands_say_so(open_cwd, home):
+    status, output, err = as_homeless_user(open_cwd, home, ["list"])
+    assert status == 2 and output == b""
+    assert "no home folder: set HOME, or MAILTHREAD_DB" in err
+    assert list(open_cwd.iterdir()) == []
+
+
+def test_relative_home_creates_nothing_under_the_working_folder(tmp_path):
+    """Without root: HOME=relative (as a misconfigured MDA may pass it) is no home either."""
+    result = run(["match"], REPLY, env={"HOME": "rel"}, cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (75, REPLY)
+    assert b"no home folder" in result.stderr
+    result = run(["add", "muted"], REPLY, env={"HOME": "rel"}, cwd=tmp_path)
+    assert result.returncode == 2 and b"no home folder" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_relative_mailthread_db_is_refused(tmp_path):
+    """procmail runs in $MAILDIR, mutt wherever it was started, cron in $HOME: a relative
+    MAILTHREAD_DB would be a different database for each. (A relative --db, typed by
+    hand, is the user's own choice and works.)"""
+    result = run(["match"], REPLY, env={"MAILTHREAD_DB": "threads.db"}, cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (75, REPLY)
+    assert b"MAILTHREAD_DB must be an absolute path" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+    result = run(["--db", "threads.db", "add", "muted"], REPLY, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert mode(tmp_path / "threads.db") == 0o600
+
+
+NOT_FILES = [":memory:", "", "file:threads.db?mode=memory", "FOLDER", "/dev/null"]
+
+
+@pytest.mark.parametrize("path", NOT_FILES)
+def test_a_database_that_is_not_a_file_is_refused(tmp_path, path):
+    """`--db :memory:` said "1 new id" and kept nothing; a folder or /dev/null gave SQLite's
+    own words. Now one line, exit 2 (bad usage) for the commands and 75 with the message
+    unchanged for `match`; nothing is created."""
+    path = str(tmp_path) if path == "FOLDER" else path
+    home = {"HOME": str(tmp_path / "home")}  # where an ignored "" would put the default one
+    before = sorted(tmp_path.iterdir())
+    result = run(["--db", path, "add", "muted"], REPLY, cwd=tmp_path, env=home)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(b"mailthread: ") and result.stderr.count(b"\n") == 1
+    assert b"Traceback" not in result.stderr and result.stdout == b""
+    result = run(["--db", path, "match"], REPLY, cwd=tmp_path, env=home)
+    assert (result.returncode, result.stdout) == (75, REPLY)
+    assert result.stderr.count(b"\n") == 1
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_a_folder_every_user_may_write_to_is_refused(tmp_path):
+    """Another user could replace the database, or create its -wal file first (the sticky
+    bit does not stop that): refused, not warned about, since a warning would go unread in
+    procmail's log while the marks are forged."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    db = shared / "threads.db"
+    result = run(["add", "muted"], REPLY, db=db)
+    assert result.returncode == 2 and b"writable by every user" in result.stderr
+    result = run(["match"], REPLY, db=db)
+    assert (result.returncode, result.stdout) == (75, REPLY)
+    assert not db.exists()
