@@ -148,19 +148,24 @@ def match(
     its ids, or its Outlook Thread-Index, to a message of the thread; else, for a reply
     ("Re:" and the like) that nothing links to another conversation, when its subject is
     that of the thread and it is dated within --subject-window after the thread's last
-    message. Then the header line (default `X-Mailthread: LIST`) is inserted as the last
-    line of the header, and the message's own id joins the thread. Existing fields of that
-    name are renamed Old-NAME, so senders cannot forge the mark. Every other byte is
-    written exactly as it came. Every message with ids goes into the message index.
+    message. Then the header line (default `X-Mailthread: LIST`) is inserted as the first
+    line of the header (after a `From ` line), and the message's own id joins the thread.
+    Existing fields of that name are renamed Old-NAME, database or not, so senders cannot
+    forge the mark. Every other byte is written exactly as it came. Every message with ids
+    goes into the message index.
 
     \b
     Exit status:
-      0   the message was written out, marked or not
-      75  something went wrong (bad option, database unusable): the message was
-          written out unchanged and one line on stderr says why
+      0   the message was written out, marked or not; when the database cannot
+          be used (locked, corrupt, read-only, full) unmarked, and one line on
+          stderr says why
+      75  a bad option, a wrong database path, unreadable input, a signal: the
+          message was written out unchanged (if at all) and one line on stderr
+          says why
 
     \b
-    procmail:
+    procmail (test the mark with ^^, after the filter succeeded: see
+    contrib/procmailrc.example):
       :0 fhW
       | mailthread match
     """

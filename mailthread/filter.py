@@ -23,6 +23,7 @@ from mailthread.message import Header, field_name
 from mailthread.store import (
     DEFAULT_TIMEOUT,
     SUBJECT_WINDOW,
+    PathError,
     Store,
     StoreError,
     check_path,
@@ -245,8 +246,9 @@ def run(argv: list[str], stdin: BufferedIOBase, stdout: BufferedIOBase, stderr, 
     0: the message was written, marked or not, with a sender's own mark fields renamed;
     when the database could not be used, one stderr line says why ("passed through
     unmarked"). 75 (EX_TEMPFAIL): the message was written unchanged, or could not be written
-    at all -- a usage error, or a fault before even the renaming could be done; the MDA then
-    keeps the original, and the recipes in contrib/ trust no mark after a failed filter.
+    at all -- a usage error or a database path that is wrong (``PathError``), or a fault
+    before even the renaming could be done; the MDA then keeps the original, and the
+    recipes in contrib/ trust no mark after a failed filter.
     """
     raw = b""
     pieces = None
@@ -264,6 +266,10 @@ def run(argv: list[str], stdin: BufferedIOBase, stdout: BufferedIOBase, stderr, 
         try:
             pieces = filter_message(raw, args, environ)
             status, problem = EX_OK, None
+        except PathError as e:
+            # Where the database should be is wrong (no home folder, not a file path, a
+            # folder anyone may write to): a setup error, told as such, like a bad option.
+            problem = f"{e}; message passed through unchanged"
         except Exception as e:
             problem = str(e) if isinstance(e, StoreError) else internal_error(e)
             try:

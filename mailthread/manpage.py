@@ -51,14 +51,21 @@ FILES = [
 # README.md (tests/test_manpage.py checks it), so the examples cannot drift either.
 EXAMPLES = [
     (
-        "In ~/.procmailrc, mark every incoming message, then file muted mail away "
-        "(contrib/procmailrc.example has the whole recipe, for Maildir and mbox):",
+        "In ~/.procmailrc, mark every incoming message, then file muted mail away: the "
+        "mark is trusted only after the filter succeeded, and only as the header's first "
+        "line, where a sender cannot write it (contrib/procmailrc.example has the whole "
+        "recipe, for Maildir and mbox):",
         [
+            "MAILTHREAD_MARKED=",
             ":0 fhW",
             "| mailthread match",
             "",
+            ":0 a",
+            "{ MAILTHREAD_MARKED=yes }",
+            "",
             ":0",
-            "* ^X-Mailthread: muted[^-+._a-z0-9;]?$",
+            "* MAILTHREAD_MARKED ?? yes",
+            "* ^^(From .*$)?X-Mailthread: muted[^-+._a-z0-9;]?$",
             "$MUTED",
         ],
     ),
