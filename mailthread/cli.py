@@ -607,13 +607,14 @@ def expire(settings: Settings, idle: int, index_age: int, dry_run: bool) -> None
     Exit status: 0 done (also when nothing expired), 2 bad usage,
     75 the database cannot be used now.
     """
-    with settings.store() as store:
-        expired = store.expire(idle, dry_run)
-        dropped = store.expire_index(index_age, dry_run)
     verb = "would remove" if dry_run else "removed"
-    for thread in expired:
-        say(f"{verb} {describe(thread)}; last active {thread.last_match or thread.created}")
-    count = f"{len(expired)} thread{'s' * (len(expired) != 1)}"
+    expired = 0
+    with settings.store() as store:
+        for thread in store.expire(idle, dry_run):  # batch by batch: never all in memory
+            say(f"{verb} {describe(thread)}; last active {thread.last_match or thread.created}")
+            expired += 1
+        dropped = store.expire_index(index_age, dry_run)
+    count = f"{expired} thread{'s' * (expired != 1)}"
     entries = f"{dropped} message index entr{'ies' if dropped != 1 else 'y'}"
     say(
         f"{verb} {count}: idle over {format_duration(idle)} or past their own lifetime;"

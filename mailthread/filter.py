@@ -187,8 +187,9 @@ def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
     if facts.ids or facts.thread_index or (facts.reply and facts.subject is not None):
         # Losing the last index entries on a power cut costs nothing that matters: do not
         # wait for the disk on every mail.
-        store = Store.open(args.db or default_path(environ), args.timeout, durable=False)
-        try:
+        path = args.db or default_path(environ)
+        # One write transaction: what is recorded follows from what was looked up.
+        with Store.open(path, args.timeout, durable=False) as store, store.delivery():
             hit = store.lookup(facts, args.lists, args.window)
             to_me = mine = None
             if args.me:
@@ -203,8 +204,6 @@ def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
                 if b"\n" in line or b"\r" in line:  # only a hand-edited database has such names
                     raise StoreError(f"list name {hit.list!r} contains a line break")
             store.record(facts, hit, to_me, args.window)
-        finally:
-            store.close()
     return header.rewrite(line, injected.encode("ascii"))
 
 

@@ -6,7 +6,10 @@ sqlite-utils alone would cost several times a bare interpreter's start.
 procmail runs deliveries in parallel while mutt may run ``add``: the file is in WAL mode
 (readers never wait for a writer), every write is one ``BEGIN IMMEDIATE`` transaction (it
 takes the write lock up front, so the busy timeout applies instead of a deadlock error), and
-the busy timeout is long enough that writers queue rather than fail.
+the busy timeout is long enough that writers queue rather than fail. A lookup reads in one
+transaction, so it sees one snapshot even while a delivery renumbers a conversation, and
+``match`` looks up and records in one write transaction (``Store.delivery``). ``expire``
+works in short batches, so deliveries never wait behind it for more than one batch.
 """
 
 from __future__ import annotations
@@ -67,6 +70,16 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX seen_date ON seen(date)",
         "ALTER TABLE threads ADD COLUMN subthread INTEGER NOT NULL DEFAULT 0",
     ],
+    # 4: thread numbers are never reused (counters keeps the highest ever given), so
+    # `remove --thread N` read off an old `list` cannot hit another thread; and index dates
+    # outside the sane window (see _index_date) count as now. (A counter, not a rebuild of
+    # threads with AUTOINCREMENT: the migration stays instant on millions of threads.)
+    [
+        "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+        "INSERT INTO counters SELECT 'threads', coalesce(max(id), 0) FROM threads",
+        "UPDATE seen SET date = CAST(strftime('%s', 'now') AS INTEGER)"
+        " WHERE date > CAST(strftime('%s', 'now') AS INTEGER) + 86400 OR date < 631152000",
+    ],
 ]
 # When a thread was last active: its last match, or when it was recorded.
 _ACTIVITY = "coalesce(threads.last_match, threads.created)"
@@ -91,6 +104,18 @@ Hit = namedtuple("Hit", "msgid thread list rule")
 SUBJECT_WINDOW = 30 * 86400
 # At most this many ids of one message go into the index (real References hold under 40).
 _MAX_KEYS = 100
+# The index takes a message's Date only within this window, else the time it sees it: one
+# reply dated 9999 would raise its conversation's date for good (later replies beyond the
+# subject window, the entries never expired), one dated 1970 would hide it. A day ahead
+# covers wrong time zones (at most 14 h) and skewed clocks; 1990-01-01 comes before any
+# mailbox worth importing, and after the epoch (0) and misread years (1900) of broken
+# clients. Old mail within the window keeps its date: an import of a 2005 mailbox must
+# not look recent.
+_DATE_AHEAD = 86400
+_DATE_EARLIEST = 631152000  # 1990-01-01T00:00:00Z
+# Threads scanned (and at most deleted) by one write transaction of `expire`, and index
+# entries deleted by one: a few milliseconds of the write lock each.
+EXPIRE_BATCH = 2000
 # new_ids: ids that were not stored before; merged: other threads merged into this one;
 # changed: whether anything changed (new, merged, more ids, another list or lifetime).
 Added = namedtuple("Added", "thread list new_ids merged created changed")
@@ -199,6 +224,16 @@ def _now() -> int:
     return int(time.time())
 
 
+def _index_date(facts) -> int:
+    """The date the index gives a message (seconds since the epoch): its Date header
+    field, unless it has none or one outside the window above; then now."""
+    now = _now()
+    date = facts.date
+    if date is None or not _DATE_EARLIEST <= date <= now + _DATE_AHEAD:
+        return now
+    return date
+
+
 def _keys(facts) -> list[str]:
     """What the index keeps of a message: its ids that hold an @ (``<yes>`` or ``<>`` would
     link unrelated mail), and its Outlook conversation key."""
@@ -252,6 +287,12 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self.close()
+
     def _errors(self):
         return _ErrorsAsStoreError(self)
 
@@ -293,6 +334,16 @@ class Store:
     def _transaction(self):
         return _Transaction(self.conn)
 
+    def _snapshot(self):
+        return _Transaction(self.conn, "DEFERRED")
+
+    def delivery(self):
+        """A context manager: one write transaction (``BEGIN IMMEDIATE``, the busy timeout
+        applies) for a delivery's ``lookup``, ``parent_to_me`` and ``record``, so that what
+        it records follows from what it looked up: no other write comes between them.
+        StoreError when the write lock is not had within the timeout."""
+        return _Delivery(self)
+
     # -- match -----------------------------------------------------------------------------
 
     def find(self, ids: list[str], lists: tuple[str, ...] = ()) -> Hit | None:
@@ -320,11 +371,14 @@ class Store:
         """The thread of a message (``message.Facts``): by its own ids, else through the
         message index (its ids or its Outlook conversation key), else -- with a ``window``
         -- by its reply subject."""
-        hit = self.find(facts.ids, lists)
-        if hit is None:
-            hit = self._find_linked(facts, lists)
-        if hit is None and window is not None:
-            hit = self._find_by_subject(facts, lists, window)
+        # One read transaction: a delivery that renumbers a conversation meanwhile cannot
+        # show one statement the old numbers and the next the new ones.
+        with self._errors(), self._snapshot():
+            hit = self.find(facts.ids, lists)
+            if hit is None:
+                hit = self._find_linked(facts, lists)
+            if hit is None and window is not None:
+                hit = self._find_by_subject(facts, lists, window)
         return hit
 
     def _convs(self, keys: list[str]) -> dict[str, int]:
@@ -377,7 +431,7 @@ class Store:
         to be in another conversation, or when several conversations of that subject fit."""
         if not facts.reply or facts.subject is None:
             return None
-        date = facts.date if facts.date is not None else _now()
+        date = _index_date(facts)
         # The message itself may be in the index already (explain after match).
         itself = set(self._convs([facts.own]).values()) if facts.own else set()
         first: dict[int, int] = {}  # conversation -> its earliest date with this subject
@@ -473,7 +527,7 @@ class Store:
                 f"UPDATE seen SET conv = ? WHERE conv IN ({_marks(len(others))})",
                 [target, *others],
             )
-        date = facts.date if facts.date is not None else _now()
+        date = _index_date(facts)
         conn.executemany(
             "INSERT INTO seen (msgid, conv, date) VALUES (?, ?, ?) ON CONFLICT (msgid)"
             " DO UPDATE SET conv = excluded.conv, date = max(date, excluded.date)",
@@ -495,18 +549,29 @@ class Store:
 
     def conversation(self, facts) -> list[str]:
         """The ids of every message the index links to this one (its own included)."""
-        with self._errors():
+        with self._errors(), self._snapshot():
             return self._members(facts)
 
-    def expire_index(self, age: int, dry_run: bool = False) -> int:
-        """Drop the index entries of messages dated more than ``age`` seconds ago."""
-        with self._errors(), self._transaction():
-            where = "WHERE date < ?"
-            cutoff = (_now() - age,)
-            (count,) = self.conn.execute(f"SELECT count(*) FROM seen {where}", cutoff).fetchone()
-            if not dry_run:
-                self.conn.execute(f"DELETE FROM seen {where}", cutoff)
-        return count
+    def expire_index(self, age: int, dry_run: bool = False, batch: int = EXPIRE_BATCH) -> int:
+        """Drop the index entries of messages dated more than ``age`` seconds ago; return
+        how many. At most ``batch`` entries go in one write transaction (see ``expire``)."""
+        cutoff = _now() - age
+        if dry_run:
+            with self._errors():
+                return self.conn.execute(
+                    "SELECT count(*) FROM seen WHERE date < ?", (cutoff,)
+                ).fetchone()[0]
+        count = 0
+        while True:
+            with self._errors(), self._transaction():
+                deleted = self.conn.execute(
+                    "DELETE FROM seen WHERE msgid IN"
+                    " (SELECT msgid FROM seen WHERE date < ? LIMIT ?)",
+                    (cutoff, batch),
+                ).rowcount
+            count += deleted
+            if deleted < batch:
+                return count
 
     def learn(self, hit: Hit, own_id: str | None) -> None:
         """Count a match and add the message's own id to the thread that matched it."""
@@ -618,8 +683,7 @@ class Store:
             for number, thread in whole:
                 changed = settings[thread] != (list_name, lifetime)
                 results[number] = Added(thread, list_name, 0, 0, False, changed)
-            # Inside the write transaction nobody else can take these ids.
-            (first,) = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM threads").fetchone()
+            first = self._numbers(len(fresh))
             conn.executemany(
                 "INSERT INTO threads (id, list, subject, created, expires_after)"
                 f" VALUES (?, ?, ?, {_NOW}, ?)",
@@ -715,12 +779,26 @@ class Store:
     def _new_thread(
         self, list_name: str, subject: str | None, lifetime: int | None, subthread: bool = False
     ) -> int:
-        cursor = self.conn.execute(
-            "INSERT INTO threads (list, subject, created, expires_after, subthread)"
-            f" VALUES (?, ?, {_NOW}, ?, ?)",
-            (list_name, subject, lifetime, int(subthread)),
+        number = self._numbers(1)
+        self.conn.execute(
+            "INSERT INTO threads (id, list, subject, created, expires_after, subthread)"
+            f" VALUES (?, ?, ?, {_NOW}, ?, ?)",
+            (number, list_name, subject, lifetime, int(subthread)),
         )
-        return cursor.lastrowid
+        return number
+
+    def _numbers(self, count: int) -> int:
+        """Take ``count`` thread numbers never given before (inside a write transaction,
+        nobody else can take them); the first of them."""
+        (first,) = self.conn.execute(
+            "SELECT max((SELECT value FROM counters WHERE name = 'threads'),"
+            " coalesce((SELECT max(id) FROM threads), 0)) + 1"
+        ).fetchone()
+        if count:
+            self.conn.execute(
+                "UPDATE counters SET value = ? WHERE name = 'threads'", (first + count - 1,)
+            )
+        return first
 
     # -- list, remove, expire --------------------------------------------------------------
 
@@ -750,20 +828,42 @@ class Store:
                 self._delete([thread_id])
         return removed
 
-    def expire(self, idle: int, dry_run: bool = False) -> list[Thread]:
+    def expire(self, idle: int, dry_run: bool = False, batch: int = EXPIRE_BATCH):
         """Delete the threads with no activity for ``idle`` seconds, and those whose own
-        lifetime has passed; return them, oldest activity first."""
-        with self._errors(), self._transaction():
-            rows = self.conn.execute(
-                f"SELECT {_THREAD_COLUMNS} FROM threads"
-                f" WHERE {_ACTIVITY} < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?) OR {_LAPSED}"
-                f" ORDER BY {_ACTIVITY}, threads.id",
-                (f"-{int(idle)} seconds",),
-            ).fetchall()
-            expired = [Thread(*row) for row in rows]
-            if not dry_run:
-                self._delete([thread.id for thread in expired])
-        return expired
+        lifetime has passed; yield them (``Thread``), in thread number order.
+
+        The threads are scanned ``batch`` numbers at a time, each batch one short write
+        transaction (a read one for ``dry_run``) that is over before its threads are
+        yielded: deliveries wait behind one batch at most, memory holds one batch, and the
+        threads yielded are deleted even if the caller stops early.
+        """
+        conn = self.conn
+        since = (f"-{int(idle)} seconds",)
+        after = 0
+        while True:
+            with self._errors():
+                # The last number of this batch, read outside the write transaction.
+                row = conn.execute(
+                    "SELECT id FROM threads WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?",
+                    (after, batch - 1),
+                ).fetchone()
+            upto = row[0] if row is not None else None
+            span = "threads.id > ?" + (" AND threads.id <= ?" if upto is not None else "")
+            bounds = (after,) if upto is None else (after, upto)
+            with self._errors(), self._snapshot() if dry_run else self._transaction():
+                rows = conn.execute(
+                    f"SELECT {_THREAD_COLUMNS} FROM threads WHERE {span} AND"
+                    f" ({_ACTIVITY} < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?) OR {_LAPSED})"
+                    " ORDER BY threads.id",
+                    bounds + since,
+                ).fetchall()
+                if rows and not dry_run:
+                    self._delete([row[0] for row in rows])
+            for row in rows:
+                yield Thread(*row)
+            if upto is None:
+                return
+            after = upto
 
     def _delete(self, thread_ids: list[int]) -> None:
         for chunk in _chunks(thread_ids):
@@ -773,17 +873,41 @@ class Store:
 
 
 class _Transaction:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE`` (write) or ``BEGIN DEFERRED`` (read: in WAL mode, one snapshot
+    from its first statement on) ... ``COMMIT``, or ``ROLLBACK`` on an exception. Inside a
+    transaction already open (a delivery's), it adds nothing: the outer one decides."""
+
+    def __init__(self, conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> None:
         self.conn = conn
+        self.mode = mode
+        self.outer = False
 
     def __enter__(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.outer = not self.conn.in_transaction
+        if self.outer:
+            self.conn.execute(f"BEGIN {self.mode}")
 
     def __exit__(self, kind, value, traceback) -> None:
+        if not self.outer:
+            return
         if kind is None:
             self.conn.execute("COMMIT")
         elif self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
+
+
+class _Delivery:
+    def __init__(self, store: Store) -> None:
+        self.errors = store._errors()
+        self.transaction = store._transaction()
+
+    def __enter__(self) -> None:
+        with self.errors:
+            self.transaction.__enter__()
+
+    def __exit__(self, kind, value, traceback) -> None:
+        with self.errors:
+            self.transaction.__exit__(kind, value, traceback)
 
 
 class _ErrorsAsStoreError:

@@ -7,6 +7,7 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 from conftest import mailthread_command, marked, message
@@ -94,3 +95,218 @@ def test_first_use_gives_up_after_the_timeout(tmp_path):
         Store.open(str(path), timeout=0.5)
     assert time.monotonic() - started >= 0.5
     other.execute("ROLLBACK")
+
+
+# -- one snapshot per lookup, one transaction per delivery --------------------------------------
+#
+# Deterministic interleavings: a proxy connection runs another connection's write right
+# after a chosen statement of a lookup, where a parallel delivery may land.
+
+
+@contextmanager
+def opened(db, timeout=10.0):
+    store = Store.open(str(db), timeout=timeout)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def facts_of(msgid, subject="Plans", in_reply_to=None, references=(), date=None):
+    from email.utils import formatdate
+
+    from mailthread.message import Header
+
+    lines = [f"Subject: {subject}", f"Date: {formatdate(date or time.time())}"]
+    if msgid:
+        lines.append(f"Message-ID: <{msgid}>")
+    if in_reply_to:
+        lines.append(f"In-Reply-To: <{in_reply_to}>")
+    if references:
+        lines.append("References: " + " ".join(f"<{r}>" for r in references))
+    return Header(("\n".join(lines) + "\n\nbody\n").encode()).facts()
+
+
+class _Rows(list):
+    def fetchone(self):
+        return self[0] if self else None
+
+    def fetchall(self):
+        return list(self)
+
+
+class WriteBetween:
+    """Stands for a Store's connection: after the first statement starting with ``after``,
+    its rows read in full, runs ``write`` (another connection's transaction)."""
+
+    def __init__(self, conn, after, write):
+        self._conn, self._after, self._write = conn, after, write
+        self.done = False
+
+    def execute(self, sql, *params):
+        cursor = self._conn.execute(sql, *params)
+        if self.done or not sql.startswith(self._after):
+            return cursor
+        rows = _Rows(cursor.fetchall())
+        self.done = True
+        self._write()
+        return rows
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+def merging_conversation(db, store):
+    """A conversation of three messages (big1..3@x), bigger than root@x's, and a write that
+    merges root@x's into it: root@x's conversation number disappears."""
+    store.record(facts_of("big3@x", "Other", references=["big1@x", "big2@x"]))
+
+    def merge():
+        with opened(db, timeout=0) as other:
+            other.record(facts_of("merge@x", "Other", references=["root@x", "big1@x"]))
+
+    return merge
+
+
+@pytest.mark.parametrize(
+    "rule, after",
+    [
+        # _subject_conv: its conversation renumbered between the subject and date queries
+        # (was: TypeError: unsupported operand type(s) for +: 'NoneType' and 'int').
+        ("subject", "SELECT conv, date FROM seen WHERE subject"),
+        # _find_linked: renumbered between the key and thread queries (was: a silent miss).
+        ("index", "SELECT msgid, conv FROM seen WHERE msgid IN"),
+    ],
+)
+def test_lookup_reads_one_snapshot_while_a_delivery_renumbers_the_conversation(db, rule, after):
+    store = Store.open(str(db))
+    root = store.add_message(facts_of("root@x"), "muted", "Plans")
+    # mid@x: a reply the index saw but that is in no thread.
+    store.record(facts_of("mid@x", "Re: Plans", in_reply_to="root@x"))
+    merge = merging_conversation(db, store)
+    if rule == "subject":
+        reply = facts_of("late@x", "Re: Plans")  # nothing links it but its subject
+    else:
+        reply = facts_of("late@x", "Re: Plans", in_reply_to="mid@x")
+    store.conn = WriteBetween(store.conn, after, merge)
+    hit = store.lookup(reply)
+    assert store.conn.done  # the merge did land in the middle of the lookup
+    assert hit is not None and (hit.thread, hit.rule) == (root.thread, rule)
+    store.conn = store.conn._conn
+    # And after the merge, the same answer.
+    assert store.lookup(reply)[1:] == hit[1:]
+    store.close()
+
+
+def test_match_looks_up_and_records_in_one_transaction(db, monkeypatch):
+    """An `add` of the parent landing between a delivery's lookup (no thread yet) and its
+    record must not lose the reply from the thread: in either order of the two, the reply's
+    Message-ID ends up in the parent's thread (by the index, or learned by the match)."""
+    from mailthread import filter as mt_filter
+    from mailthread.message import Header
+
+    reply = message("reply@x", in_reply_to="parent@x")
+    parent = Header(message("parent@x")).facts()
+    lookup = Store.lookup
+    waiting = []
+
+    def add_parent():
+        with opened(db, timeout=0) as other:
+            other.add_message(parent, "muted", "test")
+
+    def lookup_then_add(self, *args):
+        hit = lookup(self, *args)
+        try:
+            add_parent()
+        except StoreError as e:  # the delivery holds the write lock: the add waits
+            assert "locked" in str(e)
+            waiting.append(True)
+        return hit
+
+    monkeypatch.setattr(Store, "lookup", lookup_then_add)
+    args = mt_filter.parse_args(["--db", str(db), "match"], {})
+    assert b"".join(mt_filter.filter_message(reply, args, {})) == reply
+    monkeypatch.setattr(Store, "lookup", lookup)
+    if waiting:
+        add_parent()  # its turn, after the delivery
+    with opened(db) as store:
+        assert store.find(["reply@x"]) == store.find(["parent@x"])._replace(msgid="reply@x")
+    assert waiting == [True]
+
+
+# -- expire never holds the write lock long -------------------------------------------------
+
+
+class CountDeletes:
+    """Stands for a Store's connection; counts the threads each transaction deletes."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self.per_transaction = []
+
+    def execute(self, sql, *params):
+        if sql.startswith("BEGIN"):
+            self.per_transaction.append(0)
+        elif sql.startswith("DELETE FROM threads WHERE id IN"):
+            self.per_transaction[-1] += len(params[0])
+        return self._conn.execute(sql, *params)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+def test_expire_deletes_in_short_batches_and_lets_deliveries_in_between(db):
+    count = 4007
+    with opened(db) as store:
+        store.add_threads([([f"{n}@x"], f"s{n}") for n in range(count)], "muted")
+        store.add_thread(["fresh@x"], "muted", "fresh")
+        store.conn.execute(
+            "UPDATE threads SET created = '2000-01-01T00:00:00Z' WHERE subject != 'fresh'"
+        )
+        store.conn = CountDeletes(store.conn)
+        expiring = iter(store.expire(86400))
+        first = next(expiring)
+        # Between two batches nothing holds the write lock: a delivery gets in at once.
+        with opened(db, timeout=0) as other:
+            other.record(facts_of("delivered@x"))
+            assert other.thread(first.id) is None  # the first batch is committed
+        rest = list(expiring)
+        assert [first.id] + [t.id for t in rest] == list(range(1, count + 1))
+        assert len(store.conn.per_transaction) > 1
+        from mailthread.store import EXPIRE_BATCH
+
+        assert max(store.conn.per_transaction) <= EXPIRE_BATCH
+        assert sum(store.conn.per_transaction) == count
+        assert [t.subject for t in store.threads()] == ["fresh"]
+
+
+def test_expire_index_deletes_in_short_batches(db):
+    count = 4007
+    with opened(db) as store:
+        store.conn.executemany(
+            "INSERT INTO seen (msgid, conv, date) VALUES (?, ?, 1000000000)",
+            [(f"{n}@x", n) for n in range(count)],
+        )
+        store.record(facts_of("recent@x"))
+        sizes = []
+        execute = store.conn.execute
+
+        class Conn:
+            def execute(self, sql, *params):
+                cursor = execute(sql, *params)
+                if sql.startswith("DELETE FROM seen"):
+                    sizes.append(cursor.rowcount)
+                return cursor
+
+            def __getattr__(self, name):
+                return getattr(store.conn_, name)
+
+        store.conn_, store.conn = store.conn, Conn()
+        assert store.expire_index(365 * 86400, dry_run=True) == count
+        assert store.expire_index(365 * 86400) == count
+        store.conn = store.conn_
+        assert len(sizes) > 1 and sum(sizes) == count
+        from mailthread.store import EXPIRE_BATCH
+
+        assert max(sizes) <= EXPIRE_BATCH
+        assert store.conn.execute("SELECT msgid FROM seen").fetchall() == [("recent@x",)]

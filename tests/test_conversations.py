@@ -301,3 +301,30 @@ def test_an_imported_mailbox_feeds_the_index(db, tmp_path):
     late = mail("late@x", "RE: Build farm outage", 20)
     assert rule(db, late) == "subject"
     assert deliver(db, late) == b"muted"
+
+
+def test_a_reply_dated_9999_does_not_pin_its_conversation(db):
+    """A Date of year 9999 in one reply used to become the index date of the whole
+    conversation (the parents' entries too): later replies fell outside the subject window
+    and its entries never expired. The index counts it as the time it was seen."""
+    from email.utils import formatdate
+
+    now = datetime.now().timestamp()
+
+    def dated(msgid, subject, date, in_reply_to=None):
+        lines = [f"Subject: {subject}", f"Date: {date}", f"Message-ID: <{msgid}>"]
+        if in_reply_to:
+            lines.append(f"In-Reply-To: <{in_reply_to}>")
+        return ("\n".join(lines) + "\n\nbody\n").encode()
+
+    root = dated("root@x", "Plans", formatdate(now - 3 * DAY))
+    deliver(db, root)
+    mute(db, root)
+    future = dated("f@x", "Re: Plans", "Fri, 31 Dec 9999 23:59:59 +0000", "root@x")
+    assert deliver(db, future) == b"muted"
+    # A reply whose client dropped In-Reply-To: only its subject links it.
+    later = dated("l@x", "Re: Plans", formatdate(now))
+    assert rule(db, later) == "subject"
+    assert deliver(db, later) == b"muted"
+    dates = sqlite3.connect(db).execute("SELECT max(date) FROM seen").fetchone()[0]
+    assert dates <= now + DAY

@@ -282,6 +282,19 @@ def test_remove_by_thread_number(db):
     assert marked(db, message("d@x", in_reply_to="b@x")) == []
 
 
+def test_a_thread_number_from_an_older_list_never_names_another_thread(db):
+    """`remove --thread N` copied from a `list` run before N was removed (or expired) and
+    another thread added: N is not given again, so the second remove removes nothing."""
+    kept = add(db, "muted", message("k@x"))
+    newest = add(db, "watched", message("n@x"))
+    assert run(["remove", "--thread", newest], db=db).returncode == 0
+    later = add(db, "watched", message("l@x"))
+    assert later != newest
+    again = run(["remove", "--thread", newest], db=db)
+    assert again.returncode == 1 and f"no thread {newest}".encode() in again.stderr
+    assert sorted(numbers(db)) == sorted([kept, later])
+
+
 @pytest.mark.parametrize(
     "args, stdin, status",
     [

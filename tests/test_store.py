@@ -175,7 +175,7 @@ def test_version_1_database_is_migrated_keeping_its_threads(db):
     conn.commit()
     conn.close()
     store = Store.open(str(db))
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert store.thread(7) == (7, "muted", "s", 1, "2026-01-01T00:00:00Z", None, 3, None)
     assert store.find(["a@x"]).thread == 7
     # v3: the message index starts empty, and the old thread is a whole one.
@@ -269,3 +269,110 @@ def test_add_threads_mixes_new_stored_and_merging_threads(store):
     assert store.thread(stored.thread).subject == "stored"
     again = store.add_threads([(["s1@x", "s2@x"], "again")], "watched")
     assert again[0].changed is False
+
+
+# -- thread numbers, index dates ----------------------------------------------------------------
+
+
+def test_thread_numbers_are_never_reused(store):
+    a = store.add_thread(["a@x"], "muted", "a")
+    b = store.add_thread(["b@x"], "muted", "b")
+    store.remove(b.thread)
+    c = store.add_thread(["c@x"], "muted", "c")
+    assert c.thread > b.thread > a.thread
+    # The bulk path of an import takes its numbers from the same counter.
+    store.remove(c.thread)
+    (d,) = store.add_threads([(["d@x"], "d")], "muted")
+    assert d.created and d.thread > c.thread
+    # A merge deletes the higher number: it is not given again either.
+    merged = store.add_thread(["a@x", "d@x"], "muted", "ad")
+    assert merged.thread == a.thread
+    assert store.add_thread(["e@x"], "muted", "e").thread > d.thread
+
+
+def test_version_3_database_is_migrated_keeping_every_row(db):
+    import time
+
+    from mailthread.store import MIGRATIONS
+
+    db.parent.mkdir()
+    conn = sqlite3.connect(db)
+    for step in MIGRATIONS[:3]:
+        for statement in step:
+            conn.execute(statement)
+    threads = [
+        (2, "muted", "two", "2026-01-01T00:00:00Z", None, 0, None, 0),
+        (5, "watched", None, "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", 4, 86400, 1),
+    ]
+    conn.executemany("INSERT INTO threads VALUES (?, ?, ?, ?, ?, ?, ?, ?)", threads)
+    conn.executemany("INSERT INTO ids VALUES (?, ?)", [("a@x", 2), ("b@x", 2), ("c@x", 5)])
+    seen = [("a@x", 1, 1700000000, 11, 1), ("b@x", 1, 253402300799, 12, None)]  # year 9999
+    conn.executemany("INSERT INTO seen VALUES (?, ?, ?, ?, ?)", seen)
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    store = Store.open(str(db))
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert store.conn.execute("SELECT * FROM threads ORDER BY id").fetchall() == threads
+    assert store.conn.execute("SELECT * FROM ids ORDER BY msgid").fetchall() == [
+        ("a@x", 2),
+        ("b@x", 2),
+        ("c@x", 5),
+    ]
+    rows = store.conn.execute("SELECT * FROM seen ORDER BY msgid").fetchall()
+    assert rows[0] == seen[0]
+    # The poisoned date now counts as the migration's time.
+    assert rows[1][:2] == seen[1][:2] and rows[1][3:] == seen[1][3:]
+    assert abs(rows[1][2] - time.time()) < 600
+    store.remove(5)
+    assert store.add_thread(["d@x"], "muted", "d").thread == 6
+    assert store.find(["a@x"]).thread == 2
+    store.close()
+
+
+def index_dates(store):
+    return dict(store.conn.execute("SELECT msgid, date FROM seen"))
+
+
+@pytest.mark.parametrize(
+    "date, kept",
+    [
+        ("Fri, 31 Dec 9999 23:59:59 +0000", False),  # would pin its conversation for good
+        ("Thu, 01 Jan 1970 00:00:00 +0000", False),  # a broken client's zero
+        ("Mon, 01 Jan 1900 00:00:00 +0000", False),
+        ("Sun, 31 Dec 1989 23:59:59 +0000", False),
+        ("Mon, 01 Jan 1990 00:00:00 +0000", True),  # old mailboxes keep their dates
+        ("Tue, 03 May 2005 10:00:00 +0000", True),
+    ],
+)
+def test_index_dates_outside_the_window_count_as_now(store, date, kept):
+    import time
+
+    from mailthread.message import Header, parse_date
+
+    raw = f"Subject: Re: x\nDate: {date}\nMessage-ID: <m@x>\nIn-Reply-To: <p@x>\n\n".encode()
+    before = int(time.time())
+    store.record(Header(raw).facts())
+    after = int(time.time())
+    dates = index_dates(store)
+    assert dates["m@x"] == dates["p@x"]
+    if kept:
+        assert dates["m@x"] == parse_date(date.encode())
+    else:
+        assert before <= dates["m@x"] <= after
+
+
+def test_an_index_date_up_to_a_day_ahead_is_kept(store):
+    import time
+    from email.utils import formatdate
+
+    from mailthread.message import Header
+
+    ahead = int(time.time()) + 20 * 3600  # a wrong time zone, a fast clock
+    too_far = int(time.time()) + 2 * 86400
+    for msgid, when in (("ahead@x", ahead), ("far@x", too_far)):
+        raw = f"Subject: s\nDate: {formatdate(when)}\nMessage-ID: <{msgid}>\n\n".encode()
+        store.record(Header(raw).facts())
+    dates = index_dates(store)
+    assert dates["ahead@x"] == ahead
+    assert dates["far@x"] < ahead
