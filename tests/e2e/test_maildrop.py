@@ -210,7 +210,7 @@ def test_muted_reply_is_filed_as_read_in_mbox(env):
     assert postmark, content
     head, body = REPLY
     escaped = body.replace(b"\nFrom ", b"\n>From ")
-    assert content[postmark.end() :] == raw((head, escaped), MUTED, READ) + b"\n"
+    assert content[postmark.end() :] == raw((head, escaped), MUTED + b"\n" + READ) + b"\n"
     assert env.messages("inbox") == []
 
 
@@ -295,3 +295,29 @@ def test_xfilter_or_true_would_lose_the_message_when_mailthread_is_missing(env):
     result = env.run(raw(REPLY), rc_text=rc_text)
     assert result.returncode == 0, result
     assert env.messages("inbox") == []
+
+
+@pytest.mark.parametrize(
+    "extra, eol",
+    [
+        (b"garbage line no colon\nX-Foo: bar\n", b"\n"),
+        (b"X-8: \xff\x00nul\n", b"\n"),  # reformail -I dropped what followed the NUL
+        (b"", b"\r\n"),  # reformail -I ended a CRLF message's lines in LF
+    ],
+    ids=["no-colon", "nul", "crlf"],
+)
+def test_muted_mbox_filing_alters_no_byte(env, extra, eol):
+    env.add("muted", raw(PARENT))
+    reply = message(
+        "odd@example.com",
+        subject="Re: Plans",
+        in_reply_to="parent@example.com",
+        extra=extra,
+        body=b"Replying.\n",
+    )
+    env.deliver(raw(reply).replace(b"\n", eol), f'MUTED="{env.mail}/muted.mbox"')
+    content = (env.mail / "muted.mbox").read_bytes()
+    postmark = FROM_LINE.match(content)
+    assert postmark, content
+    filed = raw(reply, MUTED + b"\n" + READ).replace(b"\n", eol)
+    assert content[postmark.end() :] == filed + b"\n"

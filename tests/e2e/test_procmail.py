@@ -173,7 +173,7 @@ def test_the_muted_folder_can_be_preset_to_another_maildir(env):
 def test_muted_reply_is_filed_as_read_in_mbox(env):
     env.add("muted", raw(PARENT))
     env.deliver(raw(REPLY_PLAIN), **mbox_vars(env))
-    assert mbox_messages(env, "muted.mbox") == [raw(REPLY_PLAIN, MUTED, READ)]
+    assert mbox_messages(env, "muted.mbox") == [raw(REPLY_PLAIN, MUTED + b"\n" + READ)]
     assert mbox_messages(env, "inbox.mbox") == []
 
 
@@ -182,7 +182,7 @@ def test_body_from_lines_are_escaped_in_mbox_only(env):
     env.deliver(raw(REPLY), **mbox_vars(env))
     head, body = REPLY
     escaped = body.replace(b"\nFrom ", b"\n>From ")
-    assert mbox_messages(env, "muted.mbox") == [raw((head, escaped), MUTED, READ)]
+    assert mbox_messages(env, "muted.mbox") == [raw((head, escaped), MUTED + b"\n" + READ)]
 
 
 def test_unrelated_message_reaches_the_mbox_inbox_untouched(env):
@@ -255,3 +255,34 @@ def test_other_lists_are_only_marked(env, name):
     assert maildir_messages(env, "inbox") == [raw(REPLY, mark)]
     assert maildir_messages(env, "muted") == []
     assert maildir_messages(env, "watched") == []
+
+
+# Headers formail -I rewrote: a line that is no field ended the header there (Status: RO and
+# an empty line went in before it), and a CRLF message got "Status: RO\n\n" before its own
+# empty line. Filed as read, each keeps every byte but the two lines.
+ODD_REPLIES = {
+    "a line without a colon": b"garbage line no colon\nX-Foo: bar\n",
+    "NUL and 8-bit bytes": b"X-8: \xff\x00nul\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_REPLIES))
+def test_muted_mbox_filing_alters_no_byte_of_an_odd_header(env, name):
+    env.add("muted", raw(PARENT))
+    reply = message(
+        "odd@example.com",
+        subject="Re: Plans",
+        in_reply_to="parent@example.com",
+        extra=ODD_REPLIES[name],
+        body=b"Replying.\n",
+    )
+    env.deliver(raw(reply), **mbox_vars(env))
+    assert mbox_messages(env, "muted.mbox") == [raw(reply, MUTED + b"\n" + READ)]
+
+
+def test_muted_mbox_filing_of_a_crlf_message_alters_no_byte(env):
+    env.add("muted", raw(PARENT))
+    reply = message("crlf@example.com", subject="Re: Plans", in_reply_to="parent@example.com")
+    env.deliver(crlf(raw(reply)), **mbox_vars(env))
+    # procmail's own "\n" after a CRLF message stands as the mbox's empty separator line.
+    assert mbox_messages(env, "muted.mbox") == [crlf(raw(reply, MUTED + b"\n" + READ))]
