@@ -363,9 +363,12 @@ def read_stdin() -> bytes:
 def message_facts(message_id: str | None) -> tuple[Facts, Header | None]:
     """What to look up: the given id, or the message on stdin."""
     if message_id is not None:
-        msgid = message_id.strip()
-        if msgid.startswith("<") and msgid.endswith(">"):
-            msgid = msgid[1:-1].strip()
+        # The bytes typed, read as a header's ids are read: Latin-1, one character a byte
+        # (a shell hands over bytes that are no UTF-8 as lone surrogates), no blanks.
+        typed = os.fsencode(message_id).strip()
+        if typed.startswith(b"<") and typed.endswith(b">"):
+            typed = typed[1:-1]
+        msgid = b"".join(typed.split()).decode("latin-1")
         if not msgid:
             raise click.BadParameter("empty message id", param_hint="--message-id")
         return Facts(msgid, [], [msgid], None, None, False, None), None

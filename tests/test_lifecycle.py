@@ -459,3 +459,21 @@ def test_a_lifetime_of_centuries_is_refused_or_kept(db):
     if result.returncode != 2:
         assert result.returncode == 0, result.stderr
         assert marked(db, message(None, in_reply_to="forever@x")) == [b"muted"]
+
+
+def test_message_id_option_takes_the_bytes_of_the_header(db):
+    """--message-id with bytes that are no UTF-8 (a shell hands them over as lone
+    surrogates: a traceback, "surrogates not allowed") and with 8-bit UTF-8: read as the
+    header parser reads ids, so what a header stored is found as typed."""
+    stored = b"From: a@x\nSubject: s\nMessage-ID: <caf\xc3\xa9-\xff@x>\n\nb\n"
+    assert add(db, "muted", stored) == 1
+    for command in ("explain", "remove"):
+        missing = run(
+            [command, "--message-id", b"<\xff>".decode("utf-8", "surrogateescape")], db=db
+        )
+        assert missing.returncode == 1 and b"Traceback" not in missing.stderr, missing.stderr
+    typed = b"<caf\xc3\xa9-\xff@x>".decode("utf-8", "surrogateescape")
+    found = run(["explain", "--message-id", typed], db=db)
+    assert found.returncode == 0, found.stderr
+    assert run(["remove", "--message-id", typed], db=db).returncode == 0
+    assert listing(db) == []
