@@ -35,11 +35,8 @@ def mailbox_kind(path: str) -> str:
             f"{path} is not a mailbox: a folder with neither cur/ and new/ (Maildir)"
             " nor numbered message files (MH)"
         )
-    try:
-        with open(path, "rb") as f:
-            start = f.read(5)
-    except OSError as e:
-        raise SourceError(f"cannot read {path}: {e.strerror}") from None
+    with _open_regular(path) as f:
+        start = f.read(5)
     if start not in (b"", b"From "):
         raise SourceError(f"{path} is not a mailbox: an mbox file starts with a 'From ' line")
     return "mbox"
@@ -49,38 +46,67 @@ def mailbox_messages(path: str) -> tuple[int, Iterator[bytes | None]]:
     """How many messages the mailbox at ``path`` holds, and their raw bytes one by one
     (None for a message that cannot be read)."""
     kind = mailbox_kind(path)
-    if kind == "maildir":
+    if kind in ("maildir", "mh"):
+        # Each message is a file of its own; read here rather than by mailbox.MH, so that a
+        # FIFO or a device among them (a link to /dev/zero) is an unreadable message, not a
+        # read that blocks or never ends.
         files = []
-        for sub in ("new", "cur"):
-            folder = os.path.join(path, sub)
-            if os.path.isdir(folder):
-                files += sorted(
-                    os.path.join(folder, name)
-                    for name in os.listdir(folder)
-                    if not name.startswith(".")
-                )
+        try:
+            if kind == "maildir":
+                for sub in ("new", "cur"):
+                    folder = os.path.join(path, sub)
+                    if os.path.isdir(folder):
+                        names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
+                        files += [os.path.join(folder, name) for name in names]
+            else:
+                names = sorted((n for n in os.listdir(path) if n.isdigit()), key=int)
+                files = [
+                    os.path.join(path, n) for n in names if not os.path.isdir(os.path.join(path, n))
+                ]
+        except OSError as e:
+            raise SourceError(f"cannot read {path}: {e.strerror}") from None
         return len(files), (_read(file) for file in files)
     try:
-        box = mailbox.MH(path, create=False) if kind == "mh" else mailbox.mbox(path, create=False)
-        keys = sorted(box.keys()) if kind == "mh" else list(box.keys())
+        box = mailbox.mbox(path, create=False)
+        keys = list(box.keys())
     except (OSError, mailbox.Error) as e:
         raise SourceError(f"cannot read {path}: {e}") from None
 
     def messages() -> Iterator[bytes | None]:
         for key in keys:
             try:
-                yield box.get_bytes(key, from_=True) if kind == "mbox" else box.get_bytes(key)
+                yield box.get_bytes(key, from_=True)
             except (OSError, KeyError, mailbox.Error):
                 yield None
 
     return len(keys), messages()
 
 
+def _open_regular(path: str):
+    """``path`` opened for reading, if it is a regular file (symbolic links followed);
+    SourceError otherwise. Opened without blocking, so a FIFO cannot stall the import,
+    and checked, so a device (/dev/zero) cannot fill memory."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise SourceError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SourceError(f"cannot read {path}: not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _read(file: str) -> bytes | None:
     try:
-        with open(file, "rb") as f:
+        with _open_regular(file) as f:
             return f.read()
-    except OSError:
+    except (OSError, SourceError):
         return None
 
 
@@ -151,7 +177,7 @@ def refs_file_lines(path: str) -> Iterable[list[str]]:
     """The ids of each line of an old refs file (`<id> <id> ` per thread). Blank lines are
     skipped; a line with text but no ``<id>`` is a SourceError naming it."""
     try:
-        with open(path, "rb") as f:
+        with _open_regular(path) as f:
             data = f.read()
     except OSError as e:
         raise SourceError(f"cannot read {path}: {e.strerror}") from None

@@ -454,3 +454,36 @@ def test_a_message_the_parser_fails_on_is_skipped_and_counted(tmp_path, db, monk
     conversations.add_message(None)
     assert conversations.skipped == {"unparsable": 1, "unreadable": 1}
     assert [ids for ids, _ in conversations.threads()] == [["good@x"], ["other@x"]]
+
+
+# -- what is not a file: a FIFO blocked the import for ever, /dev/zero filled memory ----------
+
+
+def fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def test_a_fifo_or_a_device_is_no_mailbox_nor_refs_file(db, tmp_path):
+    for source in (fifo(tmp_path / "fifo"), Path("/dev/zero")):
+        for option in ("--mailbox", "--refs-file"):
+            result = run(["add", "muted", option, source], db=db)
+            assert result.returncode == 1, (option, source, result.stderr)
+            assert b"not a regular file" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("kind", ["maildir", "mh"])
+def test_a_fifo_or_a_device_among_the_messages_is_skipped(db, tmp_path, kind):
+    folder = tmp_path / kind
+    messages = folder / "cur" if kind == "maildir" else folder
+    messages.mkdir(parents=True)
+    name = "1.x:2," if kind == "maildir" else "1"
+    (messages / name).write_bytes(message("real@x", subject="Real"))
+    fifo(messages / ("2.x:2," if kind == "maildir" else "2"))
+    (messages / ("3.x:2," if kind == "maildir" else "3")).symlink_to("/dev/zero")
+    if kind == "mh":
+        (folder / "4").mkdir()  # a numbered subfolder is no message
+    result = run(["add", "muted", "--mailbox", folder], db=db)
+    assert result.returncode == 0, result.stderr
+    assert re.search(rb"read 3 messages .*: 1 threads? added", result.stdout), result.stdout
+    assert b"2 skipped" in result.stdout, result.stdout
