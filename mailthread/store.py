@@ -199,11 +199,14 @@ def _private_folders(folder: str) -> None:
 
 
 def _check_folder(path: str) -> None:
-    """PathError when the database is not a regular file (a folder, /dev/null, a FIFO), or
-    when its folder is writable by every user: anyone could put another database, or
-    ``-wal`` file, in its place (even with the sticky bit: the side files' names are free)."""
+    """PathError when the database is not a regular file (a folder, /dev/null, a FIFO), is
+    another user's, or when its folder is writable by every user: anyone could put another
+    database, or ``-wal`` file, in its place (even with the sticky bit: the side files' names
+    are free). A symbolic link is judged by what it points to, as SQLite follows it and
+    keeps its side files beside the file it points to."""
     import stat
 
+    path = os.path.realpath(path)
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -211,6 +214,8 @@ def _check_folder(path: str) -> None:
     else:
         if not stat.S_ISREG(info.st_mode):
             raise PathError(f"{path} is not a regular file")
+        if info.st_uid != os.geteuid():
+            raise PathError(f"{path} belongs to another user: use a database of your own")
     folder = os.path.dirname(path) or "."
     if os.stat(folder).st_mode & stat.S_IWOTH:
         raise PathError(

@@ -558,3 +558,37 @@ def test_a_folder_every_user_may_write_to_is_refused(tmp_path):
     result = run(["match"], REPLY, db=db)
     assert (result.returncode, result.stdout) == (75, REPLY)
     assert not db.exists()
+
+
+def test_a_link_is_judged_by_what_it_points_to(tmp_path):
+    """A database path that is a symbolic link, in a private folder, to a file in a folder
+    every user may write to (attack review: accepted, and another user's 0666 file there
+    decided the marks): SQLite follows the link and keeps its side files beside the file."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    link = private / "threads.db"
+    link.symlink_to(shared / "x.db")
+    for args, stdin in ((["match"], REPLY), (["list"], b"")):
+        result = run(args, stdin, db=link)
+        assert "writable by every user" in result.stderr.decode(), (args, result.stderr)
+    assert not (shared / "x.db").exists()
+    # A link to a database of one's own, in a private folder, is fine.
+    own = private / "own.db"
+    assert run(["add", "muted"], REPLY, db=own).returncode == 0
+    (private / "link.db").symlink_to(own)
+    assert run(["list"], db=private / "link.db").returncode == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_another_users_database_is_refused(tmp_path):
+    db = tmp_path / "theirs.db"
+    assert run(["add", "muted"], REPLY, db=db).returncode == 0
+    os.chown(db, 12345, 12345)
+    db.chmod(0o666)
+    for args, stdin in ((["match"], REPLY), (["list"], b""), (["add", "muted"], REPLY)):
+        result = run(args, stdin, db=db)
+        assert "belongs to another user" in result.stderr.decode(), (args, result.stderr)
+        assert result.returncode == (75 if args == ["match"] else 2)
