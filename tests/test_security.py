@@ -368,7 +368,7 @@ def test_hostile_values_are_only_ever_bound_parameters(db, tmp_path, statements)
     bound = set(strings([parameters for _, parameters in statements]))
     # --message-id is read as a header's ids are: its UTF-8 bytes as Latin-1 characters,
     # without blanks.
-    typed = "".join(HOSTILE_ARGUMENT.encode().decode("latin-1").split())
+    typed = b"".join(HOSTILE_ARGUMENT.encode().split()).decode("latin-1")
     assert {*HOSTILE_IDS, subthread, typed, HOSTILE_SUBJECT} <= bound
 
     # The database still works, and holds the values exactly.
