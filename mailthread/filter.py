@@ -66,7 +66,8 @@ def check_list_name(name: str) -> str:
 def check_header(template: str) -> str:
     try:
         name = field_name(template)
-    except ValueError as e:
+        template.encode("utf-8")  # bytes that are no UTF-8 came as lone surrogates
+    except ValueError as e:  # UnicodeEncodeError is one
         raise UsageError(f"invalid --header: {e}") from None
     if "{list}" in name:
         raise UsageError("invalid --header: {list} can stand only in the value, after the colon")

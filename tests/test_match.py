@@ -101,6 +101,7 @@ def test_empty_input(db):
         (["match", "--header", "no colon here"], b"invalid --header"),
         (["match", "--header", "X-{list}: yes"], b"only in the value"),
         (["match", "--header", "X-Bad: a\nBcc: b"], b"line break"),
+        (["match", "--header", "X-Bad: \udcff{list}"], b"invalid --header"),
         (["match", "bad list!"], b"invalid list name"),
         (["--bogus", "match"], b"no such option: --bogus"),
         (["--timeout", "soon", "match"], b"invalid --timeout"),
