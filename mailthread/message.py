@@ -240,9 +240,53 @@ def parse_ids(value: bytes, bare: bool) -> list[str]:
     `In-Reply-To: <id>; from someone@example.com on ...`, whose address is not an id.
     Ids are decoded as Latin-1, which maps every byte to one character and back.
 
-    Time linear in ``value``: every search only moves forward, and a run of one
-    delimiter (``<<<<``, ``((((``, quotes, backslashes) is one step.
+    Time linear in ``value``: a value without comments or quoted strings (nearly every
+    one) is split by bytes methods; in others every search only moves forward, and a run of
+    one delimiter (``<<<<``, ``((((``, quotes, backslashes) is one step.
     """
+    if b'"' in value or b"(" in value or b")" in value:
+        found = _scanned_ids(value)
+    else:
+        found = _plain_ids(value)
+    any_bracketed = any(was_bracketed for _, was_bracketed in found)
+    return [
+        msgid.decode("latin-1")
+        for msgid, was_bracketed in found
+        if was_bracketed or bare or not any_bracketed
+    ]
+
+
+def _plain_ids(value: bytes) -> list[tuple[bytes, bool]]:
+    """(id, was it in brackets) of each id of a value with no ``(``, ``)`` or ``"``.
+
+    Split at each ">": the last "<" before it, if any, opens a bracketed id, and any other
+    "<" is lone (another "<" follows it before a ">"); the rest are words. Python steps once
+    for each ">", not for each byte or word."""
+    found: list[tuple[bytes, bool]] = []
+    pieces = value.split(b">")
+    rest = pieces.pop()  # no ">" follows: words and lone "<" only
+    for piece in pieces:
+        outside, opening, inside = piece.rpartition(b"<")
+        if not opening:
+            outside = inside
+        if b"@" in outside:
+            found += _bare_words(outside)
+        if opening:
+            msgid = b"".join(inside.split())  # blanks inside brackets are never part of it
+            if msgid:
+                found.append((msgid, True))
+    if b"@" in rest:
+        found += _bare_words(rest)
+    return found
+
+
+def _bare_words(text: bytes) -> list[tuple[bytes, bool]]:
+    """(word, False) of each word of ``text`` (no comment or quote) that is a bare id."""
+    return [(word, False) for word in text.translate(_BREAKS).split() if b"@" in word.strip(b"@")]
+
+
+def _scanned_ids(value: bytes) -> list[tuple[bytes, bool]]:
+    """(id, was it in brackets) of each id of any value, comments and quotes skipped."""
     found: list[tuple[bytes, bool]] = []  # (id, was it in brackets)
     depth = 0  # of comment parentheses
     n = len(value)
@@ -307,12 +351,7 @@ def parse_ids(value: bytes, bare: bool) -> list[str]:
             if b"@" in word.strip(b"@"):
                 found.append((word, False))
             i = j
-    any_bracketed = any(was_bracketed for _, was_bracketed in found)
-    return [
-        msgid.decode("latin-1")
-        for msgid, was_bracketed in found
-        if was_bracketed or bare or not any_bracketed
-    ]
+    return found
 
 
 # For parse_ids: each byte of a value as its kind, so that one bytes.find finds the next
@@ -321,6 +360,8 @@ def parse_ids(value: bytes, bare: bool) -> list[str]:
 _KINDS = bytes(
     b" "[0] if c in _SPACE else b"("[0] if c in _WORD_END else b"w"[0] for c in range(256)
 )
+# For _bare_words: the bytes that end a bare word, as blanks.
+_BREAKS = bytes(b" "[0] if c in _WORD_END else c for c in range(256))
 
 
 def _bounded(raw: bytes, start: int, end: int, bound: int | None, last: bool = False) -> bytes:

@@ -310,6 +310,22 @@ def test_parse_ids_follows_its_specification(value, bare):
     assert parse_ids(value, bare) == spec_parse_ids(value, bare)
 
 
+# Values with no comment or quote are split by bytes methods, not scanned: the same tokens.
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [b"<", b">", b" ", b"\t", b"\r\n", b",", b";", b"@", b"a", b"b.c", b"\xe9", b"\x0b"]
+            + [b"\\", b"<a@b>", b"<a b@c>", b"x@y", b"@@"]
+        ),
+        max_size=40,
+    ).map(b"".join),
+    st.booleans(),
+)
+def test_parse_ids_without_comments_or_quotes_follows_its_specification(value, bare):
+    assert parse_ids(value, bare) == spec_parse_ids(value, bare)
+
+
 def test_tagged_maildir_messages_without_from_lines_split():
     # mutt from a Maildir folder, pipe_split unset: no `From ` lines, a newline after each.
     one = b"From: a@x\nSubject: one\nMessage-ID: <one@x>\n\nbody\n\n"
