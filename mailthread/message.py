@@ -24,6 +24,14 @@ _SPACE = frozenset(b" \t\r\n\x0b\x0c,;>")
 # and its Date in seconds since the epoch (or None).
 Facts = namedtuple("Facts", "own parents ids thread_index subject reply date")
 
+# The most of one field that Header.facts() and Header.subject() read (bytes). RFC 5322 2.1.1
+# allows 998 bytes a line, and real fields are far shorter (in ../shared/corpus the longest
+# References has 1,023 bytes, the most ids 18, the longest field 3,845 bytes); 64 KiB of
+# References is over 800 ids of 80 bytes, eight times the 100 ids the message index keeps
+# of a message (store._MAX_KEYS). A longer field is no mail client's, and reading all of it
+# (10 MB of ids, reply prefixes or encoded words) cost `match` 3 to 10 seconds.
+FACT_BYTES = 64 * 1024
+
 
 class Header:
     """Where the header of a raw message is: ``raw[start:end]`` holds its field lines.
@@ -85,19 +93,26 @@ class Header:
         self._fields = fields
         return fields
 
-    def threading_ids(self) -> tuple[list[str], list[str], list[str]]:
-        """The ids of Message-ID, In-Reply-To and References, each in header order."""
+    def threading_ids(self, bound: int | None = None) -> tuple[list[str], list[str], list[str]]:
+        """The ids of Message-ID, In-Reply-To and References, each in header order.
+
+        With a ``bound`` (bytes), a longer field is read in part (``_bounded``): the first
+        ``bound`` bytes of Message-ID and In-Reply-To, whose first id is the message's own
+        and its parent's, and the last of References, which ends with the nearest ancestors
+        (RFC 5322 3.6.4)."""
         own: list[str] = []
         parents: list[str] = []
         references: list[str] = []
+        raw = self.raw
         for name, _, value_start, field_end in self.fields():
             if name == b"references":
                 # Bare ids are real here: ZTE mail writes `References: id1,id2`.
-                references += parse_ids(self.raw[value_start:field_end], bare=True)
+                value = _bounded(raw, value_start, field_end, bound, last=True)
+                references += parse_ids(value, bare=True)
             elif name == b"in-reply-to":
-                parents += parse_ids(self.raw[value_start:field_end], bare=False)
+                parents += parse_ids(_bounded(raw, value_start, field_end, bound), bare=False)
             elif name == b"message-id":
-                own += parse_ids(self.raw[value_start:field_end], bare=False)
+                own += parse_ids(_bounded(raw, value_start, field_end, bound), bare=False)
         return own, parents, references
 
     def own_id(self) -> str | None:
@@ -111,16 +126,20 @@ class Header:
         return list(dict.fromkeys(own + parents + references))
 
     def facts(self) -> Facts:
-        own, parents, references = self.threading_ids()
+        """What the message index and the thread lookup use (``Facts``), read from at most
+        ``FACT_BYTES`` bytes of each field as written: a longer Subject, Date or Thread-Index
+        counts as none, and of a longer threading field only the part nearest the message
+        counts (``threading_ids``)."""
+        own, parents, references = self.threading_ids(FACT_BYTES)
         references.reverse()
         ids = list(dict.fromkeys(own + parents + references))
         own_id = own[0] if own else None
         subject, reply = None, False
-        values = self.field_values(b"subject")
-        if values:
-            normalised, reply = normalise_subject(decode_words(values[0]))
+        value = self._fact_value(b"subject")
+        if value is not None:
+            normalised, reply = normalise_subject(decode_words(value))
             subject = subject_hash(normalised) if normalised else None
-        dates = self.field_values(b"date")
+        date = self._fact_value(b"date")
         return Facts(
             own_id,
             [msgid for msgid in ids if msgid != own_id],
@@ -128,18 +147,19 @@ class Header:
             self.thread_index(),
             subject,
             reply,
-            parse_date(dates[0]) if dates else None,
+            None if date is None else parse_date(date),
         )
 
     def thread_index(self) -> str | None:
         """Outlook's conversation key: the first 22 bytes of Thread-Index (a reserved byte,
-        a time and a GUID), which every message of one conversation shares."""
-        values = self.field_values(b"thread-index")
-        if not values:
+        a time and a GUID), which every message of one conversation shares. None when there
+        is no Thread-Index or it has more than ``FACT_BYTES`` bytes."""
+        value = self._fact_value(b"thread-index")
+        if value is None:
             return None
         import binascii
 
-        value = b"".join(values[0].split())
+        value = b"".join(value.split())
         try:
             data = binascii.a2b_base64(value + b"=" * (-len(value) % 4))
         except ValueError:
@@ -150,25 +170,37 @@ class Header:
         """The addresses in To (and Resent-To) and in Cc, lower-cased."""
         return addresses(self.field_values(b"to")), addresses(self.field_values(b"cc"))
 
-    def field_values(self, name: bytes) -> list[bytes]:
-        """The unfolded raw values of every field called ``name`` (ASCII, any case)."""
+    def field_values(self, name: bytes, bound: int | None = None) -> list[bytes]:
+        """The unfolded raw values of every field called ``name`` (ASCII, any case); with a
+        ``bound``, of the first ``bound`` bytes of each value as written."""
         name = name.lower()
         values = []
         for field, _, value_start, field_end in self.fields():
             if field == name:
-                value = self.raw[value_start:field_end].rstrip(b"\r\n")
-                values.append(value.replace(b"\r\n", b"").replace(b"\n", b"").strip())
+                end = field_end if bound is None else min(field_end, value_start + bound)
+                values.append(_unfold(self.raw[value_start:end]))
         return values
 
+    def _fact_value(self, name: bytes) -> bytes | None:
+        """The unfolded value of the first field called ``name`` (lower case); None when
+        there is none or it has more than ``FACT_BYTES`` bytes as written."""
+        for field, _, value_start, field_end in self.fields():
+            if field == name:
+                if field_end - value_start > FACT_BYTES:
+                    return None
+                return _unfold(self.raw[value_start:field_end])
+        return None
+
     def subject(self) -> str | None:
-        """The Subject, RFC 2047-decoded as ``decode_words`` does for the message index,
-        blanks collapsed; None when there is none. Never raises; linear time.
+        """The Subject (its first ``FACT_BYTES`` bytes), RFC 2047-decoded as
+        ``decode_words`` does for the message index, blanks collapsed; None when there is
+        none. Never raises; time linear, and bounded.
 
         Not email.header: its decode_header joins adjacent encoded words of one charset by
         concatenating bytes (time quadratic in their number: 2 MB of them took 39 s), and it
         raises on a broken word (`=?utf-8?B?A?=`) and on raw 8-bit text next to an encoded
         word, where this reads each word alone and keeps a word it cannot decode as written."""
-        values = self.field_values(b"subject")
+        values = self.field_values(b"subject", FACT_BYTES)
         if not values:
             return None
         return " ".join(decode_words(values[0]).split()) or None
@@ -208,9 +240,53 @@ def parse_ids(value: bytes, bare: bool) -> list[str]:
     `In-Reply-To: <id>; from someone@example.com on ...`, whose address is not an id.
     Ids are decoded as Latin-1, which maps every byte to one character and back.
 
-    Time linear in ``value``: every search only moves forward, and a run of one
-    delimiter (``<<<<``, ``((((``, quotes, backslashes) is one step.
+    Time linear in ``value``: a value without comments or quoted strings (nearly every
+    one) is split by bytes methods; in others every search only moves forward, and a run of
+    one delimiter (``<<<<``, ``((((``, quotes, backslashes) is one step.
     """
+    if b'"' in value or b"(" in value or b")" in value:
+        found = _scanned_ids(value)
+    else:
+        found = _plain_ids(value)
+    any_bracketed = any(was_bracketed for _, was_bracketed in found)
+    return [
+        msgid.decode("latin-1")
+        for msgid, was_bracketed in found
+        if was_bracketed or bare or not any_bracketed
+    ]
+
+
+def _plain_ids(value: bytes) -> list[tuple[bytes, bool]]:
+    """(id, was it in brackets) of each id of a value with no ``(``, ``)`` or ``"``.
+
+    Split at each ">": the last "<" before it, if any, opens a bracketed id, and any other
+    "<" is lone (another "<" follows it before a ">"); the rest are words. Python steps once
+    for each ">", not for each byte or word."""
+    found: list[tuple[bytes, bool]] = []
+    pieces = value.split(b">")
+    rest = pieces.pop()  # no ">" follows: words and lone "<" only
+    for piece in pieces:
+        outside, opening, inside = piece.rpartition(b"<")
+        if not opening:
+            outside = inside
+        if b"@" in outside:
+            found += _bare_words(outside)
+        if opening:
+            msgid = b"".join(inside.split())  # blanks inside brackets are never part of it
+            if msgid:
+                found.append((msgid, True))
+    if b"@" in rest:
+        found += _bare_words(rest)
+    return found
+
+
+def _bare_words(text: bytes) -> list[tuple[bytes, bool]]:
+    """(word, False) of each word of ``text`` (no comment or quote) that is a bare id."""
+    return [(word, False) for word in text.translate(_BREAKS).split() if b"@" in word.strip(b"@")]
+
+
+def _scanned_ids(value: bytes) -> list[tuple[bytes, bool]]:
+    """(id, was it in brackets) of each id of any value, comments and quotes skipped."""
     found: list[tuple[bytes, bool]] = []  # (id, was it in brackets)
     depth = 0  # of comment parentheses
     n = len(value)
@@ -275,12 +351,7 @@ def parse_ids(value: bytes, bare: bool) -> list[str]:
             if b"@" in word.strip(b"@"):
                 found.append((word, False))
             i = j
-    any_bracketed = any(was_bracketed for _, was_bracketed in found)
-    return [
-        msgid.decode("latin-1")
-        for msgid, was_bracketed in found
-        if was_bracketed or bare or not any_bracketed
-    ]
+    return found
 
 
 # For parse_ids: each byte of a value as its kind, so that one bytes.find finds the next
@@ -289,6 +360,29 @@ def parse_ids(value: bytes, bare: bool) -> list[str]:
 _KINDS = bytes(
     b" "[0] if c in _SPACE else b"("[0] if c in _WORD_END else b"w"[0] for c in range(256)
 )
+# For _bare_words: the bytes that end a bare word (_WORD_END), as blanks.
+_BREAKS = bytes.maketrans(b'\t\r\n\x0b\x0c,;<>()"', b" " * 12)
+
+
+def _bounded(raw: bytes, start: int, end: int, bound: int | None, last: bool = False) -> bytes:
+    """``raw[start:end]`` when it has at most ``bound`` bytes (or ``bound`` is None). Else
+    the whole tokens of its first ``bound`` bytes: up to the last separator (a blank, ``,``,
+    ``;`` or ``>``) among them, or all of them when a separator follows; with ``last``, those
+    of its last ``bound`` bytes. So no id is cut in two, unless it holds blanks (garbage)."""
+    if bound is None or end - start <= bound:
+        return raw[start:end]
+    if last:
+        tail = raw[end - bound - 1 : end]  # a byte more: does a token start at the bound?
+        cut = tail.translate(_KINDS).find(b" ")
+        return tail[cut + 1 :] if cut >= 0 else b""
+    head = raw[start : start + bound + 1]  # a byte more: does a token end at the bound?
+    kinds = head.translate(_KINDS)
+    return head[:bound] if kinds[bound] == 32 else head[: kinds.rfind(b" ") + 1]
+
+
+def _unfold(value: bytes) -> bytes:
+    """A field value as written, without its line breaks and outer blanks."""
+    return value.rstrip(b"\r\n").replace(b"\r\n", b"").replace(b"\n", b"").strip()
 
 
 class _Next:
@@ -525,8 +619,10 @@ def parse_date(value: bytes) -> int | None:
         if month is None and lower[:3] in _MONTHS and lower.isalpha():
             month = _MONTHS[lower[:3]]
         elif clock is None and b":" in word:
+            if word.count(b":") > 2:  # before split: 10 MB of "1:" are 5 million parts
+                return None
             parts = word.split(b":")
-            if not all(part.isdigit() for part in parts) or len(parts) > 3:
+            if not all(part.isdigit() for part in parts):
                 return None
             clock = [_number(part) for part in parts] + [0] * (3 - len(parts))
         elif word[:1] in (b"+", b"-") and len(word) == 5 and word[1:].isdigit() and clock:
@@ -569,7 +665,7 @@ def addresses(values: list[bytes]) -> set[str]:
     for value in values:
         for sep in _ADDRESS_SEPARATORS[1:]:
             value = value.replace(bytes([sep]), b" ")
-        for word in value.split():
+        for word in set(value.split()):  # each once: 10 MB of `a@b, ` is one address
             if b"@" in word.strip(b"@"):
                 found.add(word.decode("latin-1").lower())
     return found

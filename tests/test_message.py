@@ -310,6 +310,22 @@ def test_parse_ids_follows_its_specification(value, bare):
     assert parse_ids(value, bare) == spec_parse_ids(value, bare)
 
 
+# Values with no comment or quote are split by bytes methods, not scanned: the same tokens.
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [b"<", b">", b" ", b"\t", b"\r\n", b",", b";", b"@", b"a", b"b.c", b"\xe9", b"\x0b"]
+            + [b"\\", b"<a@b>", b"<a b@c>", b"x@y", b"@@"]
+        ),
+        max_size=40,
+    ).map(b"".join),
+    st.booleans(),
+)
+def test_parse_ids_without_comments_or_quotes_follows_its_specification(value, bare):
+    assert parse_ids(value, bare) == spec_parse_ids(value, bare)
+
+
 def test_tagged_maildir_messages_without_from_lines_split():
     # mutt from a Maildir folder, pipe_split unset: no `From ` lines, a newline after each.
     one = b"From: a@x\nSubject: one\nMessage-ID: <one@x>\n\nbody\n\n"
@@ -447,3 +463,87 @@ def test_normalise_subject_of_a_megabyte(subject, expected):
     from mailthread.message import normalise_subject
 
     assert normalise_subject(subject) == expected
+
+
+# -- what facts() reads of a field longer than any mail client writes (issue 11) -------------
+
+
+def references(count: int) -> bytes:
+    """`<0.padding@example.com> <1.padding@example.com> ...`: ids of 21 to 26 bytes, so that
+    a bound falls inside an id, between two, and on a blank."""
+    return b" ".join(b"<%d.padding@example.com>" % n for n in range(count))
+
+
+def whole_ids_within(value: bytes, first: int, last: int) -> list[str]:
+    """The ids of ``value`` (written by ``references``) wholly within ``value[first:last]``."""
+    found = []
+    end = 0
+    for n in range(len(value)):
+        start = value.find(b"<%d." % n, end)
+        end = value.find(b">", start) + 1
+        if start < 0 or end == 0:
+            return found
+        if first <= start and end <= last:
+            found.append(value[start + 1 : end - 1].decode())
+    return found
+
+
+@pytest.mark.parametrize("extra", range(27))  # ids of 26 bytes and a blank
+def test_facts_read_the_nearest_fact_bytes_of_references_and_no_part_of_an_id(extra):
+    from mailthread.message import FACT_BYTES
+
+    value = b" " + references(3000) + b" " * extra  # the bound falls in each place of an id
+    raw = b"Message-ID: <own@x>\nReferences:" + value + b"\n\nbody\n"
+    facts = Header(raw).facts()
+    value += b"\n"  # the field as written ends with its line end
+    nearest = whole_ids_within(value, len(value) - FACT_BYTES, len(value))
+    assert facts.ids == ["own@x", *reversed(nearest)]
+    assert facts.ids[1] == ids(raw)[1] and "0.padding@example.com" not in facts.ids
+    # Every id is read where no bound applies.
+    assert len(ids(raw)) == len(whole_ids_within(value, 0, len(value))) + 1
+
+
+@pytest.mark.parametrize("extra", range(27))  # ids of 26 bytes and a blank
+def test_facts_read_the_first_fact_bytes_of_in_reply_to_and_no_part_of_an_id(extra):
+    from mailthread.message import FACT_BYTES
+
+    value = b" " * (1 + extra) + references(4000)  # the bound falls in each place of an id
+    raw = b"In-Reply-To:" + value + b"\n\n"
+    facts = Header(raw).facts()
+    assert facts.ids == whole_ids_within(value, 0, FACT_BYTES)
+    assert facts.ids[0] == "0.padding@example.com" and len(facts.ids) > 2000
+
+
+def test_fields_are_read_whole_up_to_fact_bytes_and_not_at_all_beyond():
+    from mailthread.message import FACT_BYTES
+
+    def header(size: int) -> bytes:
+        """Each field with its value ``size`` bytes long as written (blanks after it)."""
+
+        def field(name: bytes, value: bytes) -> bytes:
+            return name + b":" + value + b" " * (size - len(value) - 1) + b"\n"
+
+        return (
+            field(b"Message-ID", b" <own@x>")
+            + field(b"In-Reply-To", b" <parent@x>")
+            + field(b"References", b" <root@x> <parent@x>")
+            + field(b"Subject", b" Re: topic")
+            + field(b"Date", b" Mon, 1 Jan 2024 10:00:00 +0000")
+            + field(b"Thread-Index", b" " + b"QUJD" * 8)
+            + b"\n"
+        )
+
+    facts = Header(header(FACT_BYTES)).facts()
+    assert facts.ids == ["own@x", "parent@x", "root@x"]
+    assert facts.reply and facts.subject is not None and facts.date == 1704103200
+    assert facts.thread_index == "thread-index:" + b"ABC".hex() * 7 + b"A".hex()
+
+    # One byte more: the ids still count (the blanks at the end are cut), the rest not.
+    raw = header(FACT_BYTES + 1)
+    facts = Header(raw).facts()
+    assert facts.ids == ["own@x", "parent@x", "root@x"]
+    assert (facts.subject, facts.reply, facts.date, facts.thread_index) == (None, False, None, None)
+    # What add shows of a Subject: its first FACT_BYTES bytes.
+    assert Header(raw).subject() == "Re: topic"
+    huge = Header(b"Subject: " + b"x" * (3 * FACT_BYTES) + b"\n\n").subject()
+    assert huge == "x" * (FACT_BYTES - 1)  # the blank after the colon is part of the value
