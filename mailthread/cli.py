@@ -11,7 +11,7 @@ import click
 
 from mailthread import __version__, filter
 from mailthread.filter import printable
-from mailthread.message import Facts, Header, split_concatenated
+from mailthread.message import FACT_BYTES, Facts, Header, split_concatenated
 from mailthread.store import (
     DEFAULT_TIMEOUT,
     PathError,
@@ -521,7 +521,7 @@ def explain(
     elif header is None:
         why = "the id given"
     else:
-        own, parents, _ = header.threading_ids()
+        own, parents, _ = header.threading_ids(FACT_BYTES)  # what match reads of them
         field = (
             "its own Message-ID"
             if hit.msgid in own
