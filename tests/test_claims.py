@@ -1,0 +1,90 @@
+"""Claimed ids: a Message-ID is chosen by its sender, so a message can claim an id that
+belongs to another conversation. These are the attacker review's reproductions, through the
+installed console script (docs/threat-model.md, "Claimed ids")."""
+
+import sqlite3
+
+from conftest import run
+from test_conversations import deliver, mail, mute, rule
+
+ROOT = b"From: alice@example.org\nSubject: noisy thread\nMessage-ID: <root1@example.org>\n\nhello\n"
+
+
+def muted_root(db):
+    result = run(["add", "muted"], ROOT, db=db)
+    assert result.returncode == 0, result.stderr
+
+
+def first_line(db, raw: bytes) -> bytes:
+    result = run(["match"], raw, db=db)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split(b"\n", 1)[0]
+
+
+def test_a_subject_match_does_not_teach_its_claimed_id(db):
+    # The review's reproduction: the stranger's message matches by subject alone (and is
+    # marked: it is their own message), but the id it claims stays theirs.
+    muted_root(db)
+    eve = (
+        b"From: eve@evil.example\nSubject: Re: noisy thread\n"
+        b"Message-ID: <contract-7@corp.example>\nDate: Mon, 30 Nov 2026 08:02:00 +0000\n\nx\n"
+    )
+    assert first_line(db, eve) == b"X-Mailthread: muted"
+    boss = (
+        b"From: boss@corp.example\nSubject: Re: contract\nMessage-ID: <contract-8@corp.example>\n"
+        b"In-Reply-To: <contract-7@corp.example>\n\nplease sign today\n"
+    )
+    assert first_line(db, boss) == b"From: boss@corp.example"
+
+
+def test_a_subject_match_claiming_a_delivered_message_does_not_merge_it(db):
+    # The real contract-7 came first; a stranger's message claims its id with the muted
+    # subject: the corporate conversation must not join the muted one.
+    deliver(db, mail("contract-6@corp", "Contract", 0))
+    deliver(db, mail("contract-7@corp", "Re: Contract", 1, in_reply_to="contract-6@corp"))
+    deliver(db, mail("root@x", "Noisy thread", 2))
+    mute(db, mail("root@x", "Noisy thread", 2))
+    assert deliver(db, mail("contract-7@corp", "Re: Noisy thread", 3)) == b"muted"
+    reply = mail("contract-8@corp", "Re: Contract", 4, in_reply_to="contract-7@corp")
+    assert rule(db, reply) is None
+    assert deliver(db, reply) is None
+
+
+def test_a_reply_naming_the_muted_root_cannot_take_a_delivered_id_with_it(db):
+    # A second message claiming a delivered message's id, linked by its headers: it is
+    # marked (it names the muted root), its claimed id is neither learned nor merged.
+    deliver(db, mail("contract-7@corp", "Contract", 0))
+    deliver(db, mail("root@x", "Noisy thread", 1))
+    mute(db, mail("root@x", "Noisy thread", 1))
+    claim = mail("contract-7@corp", "Re: Noisy thread", 2, in_reply_to="root@x")
+    assert deliver(db, claim) == b"muted"
+    reply = mail("contract-8@corp", "Re: Contract", 3, in_reply_to="contract-7@corp")
+    assert rule(db, reply) is None
+    assert deliver(db, reply) is None
+    conn = sqlite3.connect(db)
+    convs = dict(conn.execute("SELECT msgid, conv FROM seen WHERE msgid LIKE 'contract-%'"))
+    roots = conn.execute("SELECT conv FROM seen WHERE msgid = 'root@x'").fetchone()
+    assert roots[0] not in convs.values()
+
+
+def test_a_duplicate_delivery_is_still_matched(db):
+    root = mail("root@x", "Plans", 0)
+    reply = mail("a@x", "Re: Plans", 1, in_reply_to="root@x")
+    deliver(db, root)
+    deliver(db, reply)
+    mute(db, root)
+    assert deliver(db, reply) == b"muted"  # the same message again
+    assert rule(db, mail("b@x", "Re: Plans", 2, in_reply_to="a@x")) in ("id", "index")
+
+
+def test_a_reply_seen_before_its_parent_still_heals(db):
+    # Out of order: the reply names its parent first; the parent's own id is in the
+    # reply's conversation already, which is its own: no conflict.
+    root = mail("root@x", "Plans", 0)
+    deliver(db, root)
+    mute(db, root)
+    late_parent = mail("p@x", "Re: Plans", 1, in_reply_to="root@x")
+    early_reply = mail("q@x", "Re: Other words", 2, in_reply_to="p@x", references=["p@x"])
+    assert deliver(db, early_reply) is None
+    assert deliver(db, late_parent) == b"muted"
+    assert rule(db, mail("r@x", "Re: Other words", 3, in_reply_to="q@x")) in ("id", "index")
