@@ -35,6 +35,14 @@ def test_a_subject_match_does_not_teach_its_claimed_id(db):
         b"In-Reply-To: <contract-7@corp.example>\n\nplease sign today\n"
     )
     assert first_line(db, boss) == b"From: boss@corp.example"
+    # Naming the id as a parent instead does not teach it either.
+    eve2 = (
+        b"From: eve@evil.example\nSubject: Re: noisy thread\nMessage-ID: <evil2@evil.example>\n"
+        b"In-Reply-To: <contract-9@corp.example>\n\nx\n"
+    )
+    assert first_line(db, eve2) == b"X-Mailthread: muted"
+    boss2 = boss.replace(b"contract-8", b"contract-10").replace(b"contract-7", b"contract-9")
+    assert first_line(db, boss2) == b"From: boss@corp.example"
 
 
 def test_a_subject_match_claiming_a_delivered_message_does_not_merge_it(db):
@@ -67,24 +75,39 @@ def test_a_reply_naming_the_muted_root_cannot_take_a_delivered_id_with_it(db):
     assert roots[0] not in convs.values()
 
 
-def test_a_duplicate_delivery_is_still_matched(db):
+def test_a_subject_match_cannot_merge_a_conversation_its_id_was_named_in(db):
+    # Out of order, the corporate reply came first and named contract-7; the stranger's
+    # message is the first to claim that id, with the muted subject.
+    deliver(db, mail("root@x", "Noisy thread", 0))
+    mute(db, mail("root@x", "Noisy thread", 0))
+    deliver(db, mail("contract-8@corp", "Re: Contract", 1, in_reply_to="contract-7@corp"))
+    assert deliver(db, mail("contract-7@corp", "Re: Noisy thread", 2)) == b"muted"
+    later = mail("contract-9@corp", "Re: Contract", 3, in_reply_to="contract-8@corp")
+    assert rule(db, later) is None
+    # A reply to the stranger's message, of its subject, still follows it, by the index.
+    answer = mail("a@x", "Re: Noisy thread", 40, in_reply_to="contract-7@corp")
+    assert rule(db, answer) == "index"
+    assert rule(db, answer, "--no-subject") == "index"
+
+
+def test_a_duplicate_delivery_and_a_parent_after_its_reply_still_teach(db):
+    # A second claim of a delivered id is told from a duplicate by the parents: the same
+    # message delivered again names the ones it named the first time.
+    deliver(db, mail("contract-7@corp", "Contract", 0))
     root = mail("root@x", "Plans", 0)
     reply = mail("a@x", "Re: Plans", 1, in_reply_to="root@x")
     deliver(db, root)
     deliver(db, reply)
     mute(db, root)
-    assert deliver(db, reply) == b"muted"  # the same message again
-    assert rule(db, mail("b@x", "Re: Plans", 2, in_reply_to="a@x")) in ("id", "index")
-
-
-def test_a_reply_seen_before_its_parent_still_heals(db):
+    assert deliver(db, reply) == b"muted"  # the same message again: learned
+    assert deliver(db, mail("contract-7@corp", "Re: Plans", 2, in_reply_to="a@x")) == b"muted"
+    conn = sqlite3.connect(db)
+    learned = {m for (m,) in conn.execute("SELECT msgid FROM ids")}
+    conn.close()
+    assert "a@x" in learned and "contract-7@corp" not in learned
     # Out of order: the reply names its parent first; the parent's own id is in the
-    # reply's conversation already, which is its own: no conflict.
-    root = mail("root@x", "Plans", 0)
-    deliver(db, root)
-    mute(db, root)
-    late_parent = mail("p@x", "Re: Plans", 1, in_reply_to="root@x")
-    early_reply = mail("q@x", "Re: Other words", 2, in_reply_to="p@x", references=["p@x"])
+    # reply's conversation already, which is its own: no conflict, the two heal.
+    early_reply = mail("q@x", "Re: Other words", 4, in_reply_to="p@x", references=["p@x"])
     assert deliver(db, early_reply) is None
-    assert deliver(db, late_parent) == b"muted"
-    assert rule(db, mail("r@x", "Re: Other words", 3, in_reply_to="q@x")) in ("id", "index")
+    assert deliver(db, mail("p@x", "Re: Plans", 3, in_reply_to="a@x")) == b"muted"
+    assert rule(db, mail("r@x", "Re: Other words", 5, in_reply_to="q@x")) in ("id", "index")
