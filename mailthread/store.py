@@ -470,19 +470,21 @@ class Store:
         return candidates.pop()
 
     def parent_to_me(self, facts) -> bool | None:
-        """Whether the nearest parent the index saw was addressed to me (None: unknown)."""
+        """Whether the nearest parent the index saw was addressed to me (None: unknown).
+        A parent that its subject linked counts for a message of the same subject."""
         parents = [k for k in facts.parents if "@" in k][:_MAX_KEYS]
         if not parents:
             return None
+        bound = _bound(facts, parents)
         with self._errors():
             known = dict(
                 self.conn.execute(
-                    f"SELECT msgid, to_me FROM seen WHERE msgid IN ({_marks(len(parents))})"
-                    " AND to_me IS NOT NULL",
-                    parents,
+                    "SELECT msgid, to_me FROM seen"
+                    f" WHERE msgid IN ({_marks(len(parents) + len(bound))}) AND to_me IS NOT NULL",
+                    parents + bound,
                 )
             )
-        for msgid in parents:
+        for msgid in parents + bound:
             if msgid in known:
                 return bool(known[msgid])
         return None

@@ -111,3 +111,15 @@ def test_a_duplicate_delivery_and_a_parent_after_its_reply_still_teach(db):
     assert deliver(db, early_reply) is None
     assert deliver(db, mail("p@x", "Re: Plans", 3, in_reply_to="a@x")) == b"muted"
     assert rule(db, mail("r@x", "Re: Other words", 5, in_reply_to="q@x")) in ("id", "index")
+
+
+def test_to_me_knows_a_parent_that_its_subject_linked(db):
+    # The subject-linked message's ids are bound to its subject; "newly to me" still
+    # reads whether it was addressed to me.
+    me = ("--me", "me@example.com")
+    root = mail("root@x", "Long debate", 0)
+    deliver(db, root, *me)
+    mute(db, root)
+    assert deliver(db, mail("b@x", "Re: Long debate", 1), *me) == b"muted"
+    cc_me = mail("c@x", "Re: Long debate", 2, in_reply_to="b@x", cc="me@example.com")
+    assert deliver(db, cc_me, *me) == b"muted; to-me"
