@@ -102,6 +102,10 @@ class StoreError(Exception):
 Hit = namedtuple("Hit", "msgid thread list rule")
 # How long after a thread's last message a reply that only its subject links still counts.
 SUBJECT_WINDOW = 30 * 86400
+# The ids of a message that only its subject links to a conversation go into the index as
+# "subject:HASH:ID" (HASH: its normalised subject's): only a message of the same subject
+# follows them (docs/threat-model.md, "Claimed ids").
+_BOUND = "subject:"
 # At most this many ids of one message go into the index (real References hold under 40).
 _MAX_KEYS = 100
 # The index takes a message's Date only within this window, else the time it sees it: one
@@ -246,6 +250,14 @@ def _keys(facts) -> list[str]:
     if facts.thread_index:
         keys.append(facts.thread_index)
     return keys
+
+
+def _bound(facts, keys: list[str]) -> list[str]:
+    """``keys`` as the index holds them for a message of ``facts``'s subject that only its
+    subject linked."""
+    if facts.subject is None:
+        return []
+    return [f"{_BOUND}{facts.subject}:{key}" for key in keys]
 
 
 def _chunks(items: list, size: int = _CHUNK):
@@ -412,6 +424,7 @@ class Store:
 
     def _find_linked(self, facts, lists: tuple[str, ...]) -> Hit | None:
         keys = _keys(facts)
+        keys += _bound(facts, keys)
         with self._errors():
             convs = self._convs(keys)
             if not convs:
@@ -420,7 +433,7 @@ class Store:
         if row is None:
             return None
         msgid, thread, list_name, conv = row
-        by_id = any(c == conv and not k.startswith("thread-index:") for k, c in convs.items())
+        by_id = any(c == conv and "thread-index:" not in k for k, c in convs.items())
         return Hit(msgid, thread, list_name, "index" if by_id else "thread-index")
 
     def _find_by_subject(self, facts, lists: tuple[str, ...], window: int) -> Hit | None:
@@ -462,19 +475,21 @@ class Store:
         return candidates.pop()
 
     def parent_to_me(self, facts) -> bool | None:
-        """Whether the nearest parent the index saw was addressed to me (None: unknown)."""
+        """Whether the nearest parent the index saw was addressed to me (None: unknown).
+        A parent that its subject linked counts for a message of the same subject."""
         parents = [k for k in facts.parents if "@" in k][:_MAX_KEYS]
         if not parents:
             return None
+        bound = _bound(facts, parents)
         with self._errors():
             known = dict(
                 self.conn.execute(
-                    f"SELECT msgid, to_me FROM seen WHERE msgid IN ({_marks(len(parents))})"
-                    " AND to_me IS NOT NULL",
-                    parents,
+                    "SELECT msgid, to_me FROM seen"
+                    f" WHERE msgid IN ({_marks(len(parents) + len(bound))}) AND to_me IS NOT NULL",
+                    parents + bound,
                 )
             )
-        for msgid in parents:
+        for msgid in parents + bound:
             if msgid in known:
                 return bool(known[msgid])
         return None
@@ -489,11 +504,12 @@ class Store:
         """Put a message into the index and, when it matched ``hit``, count the match and
         add its own id to that thread -- one write transaction. A reply that nothing else
         links joins, in the index, the conversation its subject names (see ``lookup``)
-        whether or not that one is in a thread, unless ``window`` is None."""
+        whether or not that one is in a thread, unless ``window`` is None. What a claimed
+        id may teach: docs/threat-model.md, "Claimed ids"."""
         with self._errors(), self._transaction():
-            self._observe(facts, hit, to_me, window)
+            learnable = self._observe(facts, hit, to_me, window)
             if hit is not None:
-                self._learn(hit, facts.own)
+                self._learn(hit, facts.own if learnable else None)
 
     def _observe(
         self,
@@ -501,49 +517,92 @@ class Store:
         hit: Hit | None = None,
         to_me: bool | None = None,
         window: int | None = None,
-    ) -> None:
+    ) -> bool:
+        """Put a message into the index; whether its own id is its to teach (False when
+        the id is claimed: see docs/threat-model.md, "Claimed ids").
+
+        A message that only its subject links (or only ids that a subject linked, under
+        the same subject) joins that conversation with its ids bound to its subject
+        (``_bound``): they link later messages of that subject only, and no conversation
+        its ids are in already joins on the subject's word. A message whose own id the
+        index holds as a delivered message's, in a conversation its other ids are not all
+        in (another message claiming that id), leaves that entry as it is."""
         keys = _keys(facts)
         if not keys:
-            return
+            return False
         conn = self.conn
-        found = self._convs(keys)
-        convs = set(found.values())
+        bound_keys = _bound(facts, keys)
+        found: dict[str, tuple[int, int]] = {}  # key -> (conversation, seen as a message)
+        bound = set()  # the conversations that subject-bound ids of this subject link it to
+        every = keys + bound_keys
+        for chunk in _chunks(every):
+            for key, conv, delivered in conn.execute(
+                "SELECT msgid, conv, subject IS NOT NULL OR to_me IS NOT NULL FROM seen"
+                f" WHERE msgid IN ({_marks(len(chunk))})",
+                chunk,
+            ):
+                if key.startswith(_BOUND):
+                    bound.add(conv)
+                else:
+                    found[key] = (conv, delivered)
+        by_subject = None
         if hit is not None and hit.rule == "subject":
-            convs.update(self._convs([hit.msgid]).values())  # join the conversation
-        elif not convs and window is not None:
+            by_subject = next(iter(self._convs([hit.msgid]).values()), None)
+        elif not found and bound:
+            by_subject = min(bound)
+        elif not found and window is not None:
             by_subject = self._subject_conv(facts, window)
-            if by_subject is not None:
-                convs.add(by_subject)
-        if not convs:
-            (target,) = conn.execute("SELECT coalesce(max(conv), 0) + 1 FROM seen").fetchone()
-        elif len(convs) == 1:
-            (target,) = convs
+        own = facts.own if facts.own in keys else None
+        if by_subject is not None:
+            # Linked by its subject alone: its ids follow only for the same subject, and no
+            # conversation its ids are in joins on the subject's word.
+            subject = facts.subject
+            keys, target = bound_keys, by_subject
+        elif hit is not None and hit.rule == "subject":
+            return False  # the thread's entry went meanwhile (not inside one delivery)
         else:
-            # Renumber the smaller conversations: the work is their size, never the index's.
-            sizes = {
-                conv: conn.execute("SELECT count(*) FROM seen WHERE conv = ?", (conv,)).fetchone()[
-                    0
-                ]
-                for conv in convs
-            }
-            target = max(sorted(convs), key=sizes.__getitem__)
-            others = sorted(convs - {target})
-            conn.execute(
-                f"UPDATE seen SET conv = ? WHERE conv IN ({_marks(len(others))})",
-                [target, *others],
-            )
+            mine = found.get(own, (None, 0))
+            if mine[1] and any(found.get(key, (None,))[0] != mine[0] for key in keys):
+                # Another message claims a delivered message's id: the rest of it counts.
+                keys = [key for key in keys if key != own]
+                found.pop(own)
+                own = None
+            # A delivered message's own entry keeps a subject (0: it had none), the mark of
+            # an id taken; the ids only named as parents keep none.
+            subject = None if own is None else (facts.subject or 0)
+            convs = {conv for conv, _ in found.values()}
+            if not convs:
+                (target,) = conn.execute("SELECT coalesce(max(conv), 0) + 1 FROM seen").fetchone()
+            elif len(convs) == 1:
+                (target,) = convs
+            else:
+                # Renumber the smaller conversations: the work is their size, never the
+                # index's.
+                sizes = {
+                    conv: conn.execute(
+                        "SELECT count(*) FROM seen WHERE conv = ?", (conv,)
+                    ).fetchone()[0]
+                    for conv in convs
+                }
+                target = max(sorted(convs), key=sizes.__getitem__)
+                others = sorted(convs - {target})
+                conn.execute(
+                    f"UPDATE seen SET conv = ? WHERE conv IN ({_marks(len(others))})",
+                    [target, *others],
+                )
         date = _index_date(facts)
+        mark = None if own is None or to_me is None else int(to_me)
         conn.executemany(
-            "INSERT INTO seen (msgid, conv, date) VALUES (?, ?, ?) ON CONFLICT (msgid)"
-            " DO UPDATE SET conv = excluded.conv, date = max(date, excluded.date)",
-            [(key, target, date) for key in keys],
+            "INSERT INTO seen (msgid, conv, date, subject, to_me) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (msgid) DO UPDATE SET conv = excluded.conv,"
+            " date = max(date, excluded.date), subject = coalesce(excluded.subject, subject),"
+            " to_me = coalesce(excluded.to_me, to_me)",
+            [
+                (key, target, date, subject if i == 0 else None, mark if i == 0 else None)
+                for i, key in enumerate(keys)
+            ],
         )
-        if facts.own in keys:
-            conn.execute(
-                "UPDATE seen SET subject = coalesce(?, subject), to_me = coalesce(?, to_me)"
-                " WHERE msgid = ?",
-                (facts.subject, None if to_me is None else int(to_me), facts.own),
-            )
+        return own is not None and by_subject is None
 
     def index_messages(self, messages) -> None:
         """Put messages (``message.Facts``) into the index, in one transaction: what an
@@ -623,7 +682,8 @@ class Store:
         return added._replace(new_ids=added.new_ids + more, changed=added.changed or more > 0)
 
     def _members(self, facts) -> list[str]:
-        convs = sorted(set(self._convs(_keys(facts)).values()))
+        keys = _keys(facts)
+        convs = sorted(set(self._convs(keys + _bound(facts, keys)).values()))
         members: list[str] = []
         for chunk in _chunks(convs):
             members += [
@@ -631,7 +691,7 @@ class Store:
                 for (msgid,) in self.conn.execute(
                     f"SELECT msgid FROM seen WHERE conv IN ({_marks(len(chunk))})", chunk
                 )
-                if not msgid.startswith("thread-index:")
+                if not msgid.startswith(("thread-index:", _BOUND))
             ]
         return members
 
