@@ -522,11 +522,12 @@ class Store:
         the id is claimed: see docs/threat-model.md, "Claimed ids").
 
         A message that only its subject links (or only ids that a subject linked, under
-        the same subject) joins that conversation with its ids bound to its subject
-        (``_bound``): they link later messages of that subject only, and no conversation
-        its ids are in already joins on the subject's word. A message whose own id the
-        index holds as a delivered message's, in a conversation its other ids are not all
-        in (another message claiming that id), leaves that entry as it is."""
+        the same subject, or only its Outlook Thread-Index) joins that conversation with its
+        ids bound to its subject (``_bound``): they link later messages of that subject
+        only, and no conversation its ids are in already joins on the subject's word. A
+        message whose own id the index holds as a delivered message's, in a conversation
+        its other ids are not all in (another message claiming that id), leaves that entry
+        as it is."""
         keys = _keys(facts)
         if not keys:
             return False
@@ -552,6 +553,10 @@ class Store:
             by_subject = min(bound)
         elif not found and window is not None:
             by_subject = self._subject_conv(facts, window)
+        if by_subject is None and len(found) == 1 and facts.thread_index in found:
+            # Linked by its Outlook Thread-Index alone: a sender writes that as freely as a
+            # subject, and it vouches for as little.
+            by_subject = found[facts.thread_index][0]
         own = facts.own if facts.own in keys else None
         if by_subject is not None:
             # Linked by its subject alone: its ids follow only for the same subject, and no

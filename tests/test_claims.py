@@ -123,3 +123,47 @@ def test_to_me_knows_a_parent_that_its_subject_linked(db):
     assert deliver(db, mail("b@x", "Re: Long debate", 1), *me) == b"muted"
     cc_me = mail("c@x", "Re: Long debate", 2, in_reply_to="b@x", cc="me@example.com")
     assert deliver(db, cc_me, *me) == b"muted; to-me"
+
+
+def thread_index(extra: bytes = b"") -> bytes:
+    import base64
+
+    return base64.b64encode(bytes(range(1, 23)) + extra)
+
+
+def test_a_thread_index_match_does_not_teach_its_claimed_id(db):
+    """The second review's sibling: Outlook's Thread-Index is as public and as freely
+    written as a subject. A stranger's message that only it links is marked (its sender's
+    own), but the ids it claims -- as its Message-ID or as a parent -- do not join the
+    muted conversation."""
+    root = (
+        b"From: list@example.org\nSubject: outlook noise\nMessage-ID: <oroot@example.org>\n"
+        b"Thread-Index: " + thread_index() + b"\nDate: Mon, 01 Jan 2024 10:00:00 +0000\n\nhi\n"
+    )
+    assert run(["add", "muted"], root, db=db).returncode == 0
+    for n, claim in enumerate(
+        [b"Message-ID: <contract-7@corp.example>", b"In-Reply-To: <contract-9@corp.example>"]
+    ):
+        eve = (
+            b"From: evil@attacker.example\nSubject: totally different\n" + claim + b"\n"
+            b"Thread-Index: " + thread_index(bytes([16, 32, 48, 64, n])) + b"\n"
+            b"Date: Mon, 01 Jan 2024 11:00:00 +0000\n\nx\n"
+        )
+        assert first_line(db, eve) == b"X-Mailthread: muted"
+    for parent in (b"contract-7", b"contract-9"):
+        boss = (
+            b"From: boss@corp.example\nSubject: Re: contract\nMessage-ID: <boss-"
+            + parent
+            + b"@corp.example>\nIn-Reply-To: <"
+            + parent
+            + b"@corp.example>\nDate: Mon, 01 Jan 2024 12:00:00 +0000\n\ny\n"
+        )
+        assert first_line(db, boss) == b"From: boss@corp.example"
+    # A real Outlook reply of the muted conversation still matches by its Thread-Index.
+    reply = (
+        b"From: colleague@example.org\nSubject: RE: outlook noise\n"
+        b"Message-ID: <oreply@example.org>\nThread-Index: "
+        + thread_index(b"\x01\x02\x03\x04\x05")
+        + b"\nDate: Mon, 01 Jan 2024 13:00:00 +0000\n\nz\n"
+    )
+    assert first_line(db, reply) == b"X-Mailthread: muted"
