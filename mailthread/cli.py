@@ -649,4 +649,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.Abort:
         click.echo("mailthread: aborted", err=True)
         return 1
+    except MemoryError:
+        # A mailbox message or refs file bigger than the memory it may use (RLIMIT_AS):
+        # nothing was recorded, as for any failed transaction.
+        click.echo("mailthread: not enough memory; nothing was recorded", err=True)
+        return EX_TEMPFAIL
     return result if isinstance(result, int) else 0

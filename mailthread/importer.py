@@ -106,7 +106,7 @@ def _read(file: str) -> bytes | None:
     try:
         with _open_regular(file) as f:
             return f.read()
-    except (OSError, SourceError):
+    except (OSError, SourceError, MemoryError):  # MemoryError: bigger than it may use
         return None
 
 

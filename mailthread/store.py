@@ -220,6 +220,14 @@ def _check_folder(path: str) -> None:
             raise PathError(f"{path} is not a regular file")
         if info.st_uid != os.geteuid():
             raise PathError(f"{path} belongs to another user: use a database of your own")
+    for side in (f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+        # SQLite applies a log it finds beside the file: one planted by another user (in a
+        # folder others may write to, e.g. a shared group's) would decide the marks.
+        try:
+            if os.stat(side).st_uid != os.geteuid():
+                raise PathError(f"{side} belongs to another user: remove it")
+        except FileNotFoundError:
+            pass
     folder = os.path.dirname(path) or "."
     if os.stat(folder).st_mode & stat.S_IWOTH:
         raise PathError(

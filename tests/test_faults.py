@@ -699,3 +699,26 @@ def test_match_that_cannot_load_its_modules_copies_the_message(db):
     assert (result.returncode, result.stdout) == (75, big)
     err = one_line(result)
     assert err.startswith("mailthread: cannot start: ") and "passed through unchanged" in err
+
+
+def test_an_import_bigger_than_memory_fails_in_one_line_or_skips(db, tmp_path):
+    """Re-review: a 20 GB (sparse) refs file or Maildir message under a memory limit ended in
+    a MemoryError traceback. A refs file: one line, exit 75, nothing recorded. A message of
+    a Maildir: skipped and counted as unreadable, the rest recorded."""
+    mute(db)
+    before = contents(db)
+    limit = with_limit(resource.RLIMIT_AS, vm_peak_after_loading_match() + (512 << 20))
+    refs = tmp_path / "refs"
+    with open(refs, "wb") as f:
+        f.truncate(4 << 30)  # 4 GiB of nothing, on no disk
+    result = run(["add", "muted", "--refs-file", refs], db=db, preexec_fn=limit)
+    assert result.returncode == 75, result.stderr
+    assert "not enough memory" in one_line(result)
+    assert contents(db) == before
+    maildir = tmp_path / "md"
+    (maildir / "cur").mkdir(parents=True)
+    os.link(refs, maildir / "cur" / "1.x:2,")
+    (maildir / "cur" / "2.x:2,").write_bytes(NEW)
+    result = run(["add", "muted", "--mailbox", maildir], db=db, preexec_fn=limit)
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert b"1 skipped (1 unreadable)" in result.stdout

@@ -595,3 +595,20 @@ def test_another_users_database_is_refused(tmp_path):
         result = run(args, stdin, db=db)
         assert "belongs to another user" in result.stderr.decode(), (args, result.stderr)
         assert result.returncode == (75 if args == ["match"] else 2)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+@pytest.mark.parametrize("side", ["-wal", "-shm", "-journal"])
+def test_a_side_file_of_another_user_is_refused(tmp_path, side):
+    """Re-review: in a folder a group may write to, a member who cannot read the database
+    planted a -wal file of their own, and SQLite applied it: their thread decided the
+    marks."""
+    db = tmp_path / "threads.db"
+    assert run(["add", "muted"], REPLY, db=db).returncode == 0
+    planted = tmp_path / f"threads.db{side}"
+    planted.write_bytes(b"")
+    os.chown(planted, 12345, 12345)
+    for args, stdin in ((["match"], REPLY), (["list"], b"")):
+        result = run(args, stdin, db=db)
+        assert "belongs to another user" in result.stderr.decode(), (args, result.stderr)
+        assert result.returncode == (75 if args == ["match"] else 2)
