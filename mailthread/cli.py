@@ -630,10 +630,8 @@ _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a command; errors become one ``mailthread: ...`` line and their exit status."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # see __main__: Ctrl-C ends it at once
+    """Run a command; errors become one ``mailthread: ...`` line and their exit status.
+    (``__main__`` has already let Ctrl-C end it at once.)"""
     try:
         result = cli.main(args=argv, prog_name="mailthread", standalone_mode=False)
     except _NO_ARGS_IS_HELP as e:  # plain `mailthread`: the help text, as click shows it

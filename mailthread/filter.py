@@ -261,7 +261,7 @@ def run(argv: list[str], stdin: BufferedIOBase, stdout: BufferedIOBase, stderr, 
     except OSError as e:
         problem = f"cannot read the message: {e.strerror or e}"
     except Exception as e:  # never a traceback, never a lost message
-        problem = f"internal error: {type(e).__name__}: {e}; message passed through unchanged"
+        problem = f"{internal_error(e)}; message passed through unchanged"
     else:
         try:
             pieces = filter_message(raw, args, environ)
@@ -368,9 +368,8 @@ class _Guarded:
     The first stop signal before the message is being written raises _Stopped out of run();
     main() then writes the message unchanged if it was read. Once writing has begun, and
     after that first one, a signal only is noted: the message is finished, and the exit
-    status is 75 all the same. (While SQLite
-    waits for a lock, Python runs no handler: the signal acts when the wait ends, within
-    --timeout.)"""
+    status is 75 all the same. (While SQLite waits for a lock, Python runs no handler: the
+    signal acts when the wait ends, within --timeout.)"""
 
     def __init__(self, stdin, stdout) -> None:
         self.stdin = stdin
@@ -424,6 +423,15 @@ def main(argv: list[str]) -> int:
             status = EX_TEMPFAIL
     for signum, handler in handlers.items():
         _signal.signal(signum, handler)
+    # The interpreter flushes both streams again at exit, and a failure there turns the
+    # exit status into 120 (procmail would then throw away the message written and keep
+    # the original): a line stderr could not take (procmail's LOGFILE on a full disk), a
+    # stdout closed by its reader. Flush them now, and point a failed one at /dev/null.
+    if sys.stderr is not None:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            _to_devnull(2, status)
     if sys.stdout is not None:
         try:
             sys.stdout.flush()
@@ -433,31 +441,19 @@ def main(argv: list[str]) -> int:
             fd = sys.stdout.fileno()
         except (OSError, ValueError):  # not a file (a test's stand-in)
             return status
-        # A stdout closed by the reader would make the interpreter complain again at exit.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-        except OSError:  # no file descriptor left (RLIMIT_NOFILE): skip that flush at exit
-            _flush_stderr(status)
-            os._exit(status)
-        os.dup2(devnull, fd)
-        os.close(devnull)
-    _flush_stderr(status)
+        _to_devnull(fd, status)
     return status
 
 
-def _flush_stderr(status: int) -> None:
-    """Flush stderr now. A line that cannot be written (procmail's LOGFILE on a full disk)
-    would be tried again at exit, and that failure would turn the exit status into 120:
-    procmail would then throw away the message written, and keep the original."""
-    if sys.stderr is None:
-        return
+def _to_devnull(fd: int, status: int) -> None:
+    """Point ``fd`` at /dev/null; with no file descriptor left for it (RLIMIT_NOFILE), end
+    the process here with ``status``, skipping the flush at exit."""
     try:
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
-        except OSError:  # no file descriptor left either: nothing more can be flushed
-            os._exit(status)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        os._exit(status)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _stopped(guarded: _Guarded, stderr) -> int:

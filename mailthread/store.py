@@ -154,7 +154,7 @@ def default_path(environ) -> str:
             path = os.path.expanduser(path)  # ~user/...
         if not os.path.isabs(path):
             raise PathError(f"MAILTHREAD_DB must be an absolute path, not {path!r}")
-        return check_path(path)
+        return path  # absolute: neither "", ":memory:" nor a "file:" URI (check_path)
     data_home = environ.get("XDG_DATA_HOME", "")
     if not os.path.isabs(data_home):
         data_home = os.path.join(_home(environ), ".local", "share")

@@ -80,6 +80,21 @@ def message(
     return head + eol + body.replace(b"\n", eol)
 
 
+def drain_terminal(leader: int) -> bytes:
+    """Everything written to a pseudo-terminal, read from its ``leader`` side until the
+    other side is closed and drained (Linux then says EIO)."""
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 1 << 16)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    return shown
+
+
 def marked(raw: bytes, line: bytes = b"X-Mailthread: muted") -> bytes:
     """``raw`` as `match` writes it when it marks it: ``line`` first in the header, after an
     mbox postmark, ending as the message's first line ends."""

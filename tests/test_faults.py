@@ -302,12 +302,9 @@ def test_full_disk_add_fails_cleanly_and_works_once_there_is_room(db, case):
     assert len(after["threads"]) == 1 + (1 if limit == 0 else 20000)
 
 
-@pytest.fixture
-def full_tmpfs(tmp_path):
-    """A 1 MB tmpfs holding the database folder, and a function that fills it up (a file
-    of zeros written until ENOSPC) or frees it again. Mounting needs root (CI runs as
-    root); elsewhere the RLIMIT_FSIZE tests above stand for it."""
-    top = tmp_path / "small"
+def mount_small_tmpfs(top) -> None:
+    """Make ``top`` and mount a 1 MB tmpfs on it (the caller unmounts it); skip the test
+    where that cannot be done: mounting needs root (CI runs as root)."""
     top.mkdir()
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(top)],
@@ -316,18 +313,32 @@ def full_tmpfs(tmp_path):
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs (needs root): {mounted.stderr.strip()}")
+
+
+def fill_up(filler) -> None:
+    """Write zeros into the new file ``filler`` until its file system has no room (ENOSPC)."""
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(bytes(4096))
+        except OSError as e:
+            assert e.errno == errno.ENOSPC
+
+
+@pytest.fixture
+def full_tmpfs(tmp_path):
+    """A 1 MB tmpfs holding the database folder, and a function that fills it up (a file
+    of zeros written until ENOSPC) or frees it again. Elsewhere than as root the
+    RLIMIT_FSIZE tests above stand for it."""
+    top = tmp_path / "small"
+    mount_small_tmpfs(top)
     filler = top / "filler"
 
     def fill(full: bool) -> None:
-        if not full:
+        if full:
+            fill_up(filler)
+        else:
             filler.unlink()
-            return
-        with open(filler, "wb", buffering=0) as f:
-            try:
-                while True:
-                    f.write(bytes(4096))
-            except OSError as e:
-                assert e.errno == errno.ENOSPC
 
     try:
         yield top / "mailthread" / "threads.db", fill

@@ -4,7 +4,7 @@ import os
 import pty
 import subprocess
 
-from conftest import mailthread_command
+from conftest import drain_terminal, mailthread_command
 
 
 def import_maildir(corpus, db, stderr):
@@ -22,15 +22,7 @@ def test_progress_bar_on_a_terminal(corpus, db):
     try:
         result = import_maildir(corpus, db, terminal)
         os.close(terminal)
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # EIO: the terminal side is closed and drained
-                break
-            if not chunk:
-                break
-            shown += chunk
+        shown = drain_terminal(controller)
     finally:
         os.close(controller)
     assert result.returncode == 0

@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 
 import pytest
-from conftest import mailthread_command, message
+from conftest import drain_terminal, mailthread_command, message
 
 # The subject (ESC ] 2 ; x BEL: window title; ESC [ 2 J: clear the screen), then a
 # C1 CSI (U+009B), DEL, a right-to-left override (U+202E) and a tab.
@@ -64,15 +64,7 @@ def command(args, db, stdin: bytes = b"", terminal: bool = False) -> tuple[int, 
         os.close(follower)
         follower = -1
         proc.communicate(stdin, timeout=60)
-        output = b""
-        while True:
-            try:
-                chunk = os.read(leader, 1 << 16)
-            except OSError:  # EIO: the other side is closed and drained
-                break
-            if not chunk:
-                break
-            output += chunk
+        output = drain_terminal(leader)
     finally:
         os.close(leader)
         if follower != -1:

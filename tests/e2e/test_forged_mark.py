@@ -10,7 +10,6 @@ came but for the ``Old-`` prefix mailthread gives the fields of the header as it
 
 from __future__ import annotations
 
-import errno
 import os
 import random
 import shutil
@@ -21,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from test_faults import bound_by_file_modes
+from test_faults import bound_by_file_modes, fill_up, mount_small_tmpfs
 
 from .conftest import PARENT, Env, raw, require
 from .test_maildrop import Maildrop
@@ -161,24 +160,12 @@ def full(env):
     # The database on a real file system with no room left (a 1 MB tmpfs, filled: ENOSPC;
     # mounting needs root, as CI runs). The MDA's own files are elsewhere.
     top = env.tmp / "small"
-    top.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(top)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs (needs root): {mounted.stderr.strip()}")
+    mount_small_tmpfs(top)
     env.cleanups.append(lambda: subprocess.run(["umount", str(top)], check=True))
     (top / "data").mkdir()
     shutil.copy(env.db, top / "data" / "threads.db")
     env.db = top / "data" / "threads.db"
-    with open(top / "filler", "wb", buffering=0) as filler:
-        try:
-            while True:
-                filler.write(bytes(4096))
-        except OSError as e:
-            assert e.errno == errno.ENOSPC
+    fill_up(top / "filler")
     return {}, True
 
 
