@@ -556,16 +556,17 @@ def decode_words(value: bytes) -> str:
     joins the bytes of adjacent encoded words of one charset (any case) before decoding them
     (RFC 2047 6.2): a UTF-8 character split across two words is one character, as every
     mail reader shows it. Blanks between two encoded words vanish (RFC 2047 6.2). Loaded
-    only for a value with ``=?`` in it: ``email.header`` imports ``re`` and the ``email``
-    package, about 5 ms of a ``match`` that takes 30.
+    only for a value with ``=?`` in it: ``email.header`` imports ``re`` and part of the
+    ``email`` package, about 7 ms (``python -X importtime``) of a ``match`` that takes 30.
 
     What decode_header cannot do is kept as written, never raised: a run of words whose
     charset ``decode_text`` refuses (unknown, no mail charset, lone surrogates), a word it
     raises on (broken base64, ``=?utf-8?B?A?=``: the words around it are decoded without
     it); raw 8-bit text next to a word is UTF-8 text like any other (decode_header only
-    ever sees the words). Time: ``FACT_BYTES`` of the worst input (one run of 6,000 words)
-    take about 50 ms; decode_header is quadratic in the number of adjacent words of one
-    charset (2 MB of them took 39 s), which is why every caller bounds ``value``.
+    ever sees the words). Time: decode_header is quadratic in the words it is given (2 MB
+    of adjacent words of one charset took 39 s), so it gets 100 at a time; ``FACT_BYTES``
+    of the worst inputs take 20 to 200 ms (8,192 one-word runs in alternating charsets is
+    the slowest: bench/encoded_subject.py), and every caller bounds ``value`` so.
     """
     if b"=?" not in value:
         return value.decode("utf-8", "replace")
