@@ -34,47 +34,77 @@ FACT_BYTES = 64 * 1024
 
 
 class Header:
-    """Where the header of a raw message is: ``raw[start:end]`` holds its field lines.
+    """Where the header of a raw message is: ``raw[start:end]`` holds its field lines, as
+    procmail finds them.
 
-    ``start`` skips a leading mbox ``From `` line; ``end`` is where the empty line that ends
-    the header begins (the end of input when there is none, as procmail's ``h`` may give).
+    ``start`` skips a leading mbox ``From `` postmark line (up to its LF); ``end`` is where
+    the empty line that ends the header begins (the end of input when there is none, as
+    procmail's ``h`` may give). procmail's lines end at LF only, so which empty line ends
+    the header depends on how the first line ends (``kind``):
+
+    - ``"lf"`` (first line ends in LF): the first empty LF line only. A line holding only
+      a CR is a header line, as it is to procmail: a sender's field after it is a field.
+    - ``"crlf"`` (first line ends in CRLF): the first empty CRLF or empty LF line.
+    - ``"cr"`` (a bare CR, one not followed by LF, ends the first line: old Mac mail): the
+      first empty LF line if any, so usually all of it is header; fields start only where
+      procmail's lines start (after an LF), and each field's value ends at its first bare
+      CR for every reading (ids, Subject, Date, Thread-Index), so nothing after it, from
+      the next "line" or the body, is ever read as part of a field.
+
+    ``eol`` is the line ending of the line ``rewrite`` inserts: CRLF for a ``"crlf"``
+    message, else LF (the one line end procmail's ``$`` knows).
     """
 
-    __slots__ = ("_fields", "end", "eol", "raw", "start")
+    __slots__ = ("_fields", "end", "eol", "kind", "raw", "start")
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
         start = 0
         if raw.startswith(b"From "):
+            # A postmark ends at an LF, as procmail reads it. With no LF at all (CR-only
+            # mail) there is no postmark line to keep first: the mark goes before it all,
+            # never after the body.
             newline = raw.find(b"\n")
-            start = len(raw) if newline < 0 else newline + 1
-        # The header ends at the first empty line, LF or CRLF. A line of blanks is not
-        # empty: it continues a field (usrp-users/cur/000476-5c49ab54db68:2, has one).
-        if raw.startswith(b"\n", start) or raw.startswith(b"\r\n", start):
+            start = 0 if newline < 0 else newline + 1
+        newline = raw.find(b"\n", start)
+        cr = raw.find(b"\r", start, len(raw) if newline < 0 else newline)
+        if cr < 0:
+            kind = "lf"
+        elif cr + 1 == newline:
+            kind = "crlf"
+        else:
+            kind = "cr"
+        # A line of blanks is not empty: it continues a field (usrp-users/cur/
+        # 000476-5c49ab54db68:2, has one).
+        if raw.startswith(b"\n", start) or (kind == "crlf" and raw.startswith(b"\r\n", start)):
             end = start
         else:
             lf = raw.find(b"\n\n", start)
-            # An empty CRLF line before the first "\n\n" ends the header even when an LF-only
-            # one follows it at once ("\r\n\r\n\n"): its "\n\r\n" starts before lf.
-            crlf = raw.find(b"\n\r\n", start, len(raw) if lf < 0 else lf + 2)
-            found = crlf if crlf >= 0 else lf
+            found = lf
+            if kind == "crlf":
+                # An empty CRLF line before the first "\n\n" ends the header even when an
+                # LF-only one follows it at once ("\r\n\r\n\n"): its "\n\r\n" starts before lf.
+                crlf = raw.find(b"\n\r\n", start, len(raw) if lf < 0 else lf + 2)
+                found = crlf if crlf >= 0 else lf
             end = found + 1 if found >= 0 else len(raw)
         self.start = start
         self.end = end
-        first_newline = raw.find(b"\n", start)
-        crlf_ends = first_newline > 0 and raw[first_newline - 1] == 13  # "\r"
-        self.eol = b"\r\n" if crlf_ends else b"\n"
+        self.kind = kind
+        self.eol = b"\r\n" if kind == "crlf" else b"\n"
         self._fields: list[tuple[bytes, int, int, int]] | None = None
 
     def fields(self) -> list[tuple[bytes, int, int, int]]:
-        """(lower-case name, where the field starts, where its value starts, where it
-        ends with its continuation lines) of every field of the header, in order.
+        """(lower-case name, where the field starts, where its value starts, where its
+        value ends) of every field of the header, in order: a field starts at the start of
+        a line (after an LF) and ends with its continuation lines, or in a ``"cr"`` message
+        at its first bare CR.
 
         Time linear in the header: continuation lines are found by bytes methods, so a
         field folded over millions of lines costs one step, not one per line."""
         if self._fields is not None:
             return self._fields
         raw, start, end = self.raw, self.start, self.end
+        cr_only = self.kind == "cr"
         # The header with every line break that starts a continuation line blanked (same
         # length, same positions): each line break left in it ends a field.
         ends = raw[start:end].replace(b"\n ", b"  ").replace(b"\n\t", b"  ")
@@ -86,9 +116,11 @@ class Header:
             if raw[pos] not in _BLANKS:  # else continuation lines with no field: dropped
                 newline = raw.find(b"\n", pos, field_end)
                 line_end = field_end if newline < 0 else newline + 1
+                value_end = _bare_cr(raw, pos, field_end) if cr_only else field_end
+                line_end = min(line_end, value_end)
                 colon = raw.find(b":", pos, line_end)
                 name = raw[pos:colon].rstrip(_BLANKS).lower() if colon > 0 else b""
-                fields.append((name, pos, colon + 1 if colon > 0 else line_end, field_end))
+                fields.append((name, pos, colon + 1 if colon > 0 else line_end, value_end))
             pos = field_end
         self._fields = fields
         return fields
@@ -192,14 +224,10 @@ class Header:
         return None
 
     def subject(self) -> str | None:
-        """The Subject (its first ``FACT_BYTES`` bytes), RFC 2047-decoded as
-        ``decode_words`` does for the message index, blanks collapsed; None when there is
-        none. Never raises; time linear, and bounded.
-
-        Not email.header: its decode_header joins adjacent encoded words of one charset by
-        concatenating bytes (time quadratic in their number: 2 MB of them took 39 s), and it
-        raises on a broken word (`=?utf-8?B?A?=`) and on raw 8-bit text next to an encoded
-        word, where this reads each word alone and keeps a word it cannot decode as written."""
+        """The Subject (its first ``FACT_BYTES`` bytes), RFC 2047-decoded by
+        ``decode_words``, as for the message index (one decoder for what is shown and what
+        is matched), blanks collapsed; None when there is none. Never raises; time linear,
+        and bounded."""
         values = self.field_values(b"subject", FACT_BYTES)
         if not values:
             return None
@@ -211,8 +239,9 @@ class Header:
         becomes the first line of the header, after an mbox ``From `` postmark.
 
         The first line is the one place every MDA agrees belongs to the header: procmail
-        ends a header only at an empty LF line, maildrop and mailthread also at an empty
-        CRLF one, so a line further down may be header to one and body to another. A
+        ends a header only at an empty LF line, maildrop also at an empty CRLF one (and
+        mailthread too, in a CRLF message), so a line further down may be header to one and
+        body to another. A
         recipe that tests only that place (procmail's ``^^``) cannot be fooled by a
         sender's own field, wherever it stands (docs/threat-model.md).
         """
@@ -382,6 +411,15 @@ def _bounded(raw: bytes, start: int, end: int, bound: int | None, last: bool = F
     return head[:bound] if kinds[bound] == 32 else head[: kinds.rfind(b" ") + 1]
 
 
+def _bare_cr(raw: bytes, pos: int, end: int) -> int:
+    """Where the first CR not followed by LF in ``raw[pos:end]`` is; ``end`` when none."""
+    cr = raw.find(b"\r", pos, end)
+    if cr < 0 or not raw.startswith(b"\n", cr + 1):
+        return end if cr < 0 else cr
+    found = raw[cr:end].replace(b"\r\n", b"\n\n").find(b"\r")  # one step, however many CRLF
+    return end if found < 0 else cr + found
+
+
 def _unfold(value: bytes) -> bytes:
     """A field value as written, without its line breaks and outer blanks."""
     return value.rstrip(b"\r\n").replace(b"\r\n", b"").replace(b"\n", b"").strip()
@@ -511,41 +549,115 @@ _ZONES.update({b"cst": -6, b"mdt": -6, b"mst": -7, b"pdt": -7, b"pst": -8})
 
 
 def decode_words(value: bytes) -> str:
-    """A header value with its RFC 2047 encoded words decoded; other bytes as UTF-8."""
+    """A header value with its RFC 2047 encoded words decoded; other bytes as UTF-8
+    (undecodable ones as U+FFFD). Never raises.
+
+    The words are decoded by the standard library, ``email.header.decode_header``, which
+    joins the bytes of adjacent encoded words of one charset (any case) before decoding them
+    (RFC 2047 6.2): a UTF-8 character split across two words is one character, as every
+    mail reader shows it. Blanks between two encoded words vanish (RFC 2047 6.2). Loaded
+    only for a value with ``=?`` in it: ``email.header`` imports ``re`` and part of the
+    ``email`` package, about 7 ms (``python -X importtime``) of a ``match`` that takes 30.
+
+    What decode_header cannot do is kept as written, never raised: a run of words whose
+    charset ``decode_text`` refuses (unknown, no mail charset, lone surrogates), a word it
+    raises on (broken base64, ``=?utf-8?B?A?=``: the words around it are decoded without
+    it); raw 8-bit text next to a word is UTF-8 text like any other (decode_header only
+    ever sees the words). Time: decode_header is quadratic in the words it is given (2 MB
+    of adjacent words of one charset took 39 s), so it gets 100 at a time; ``FACT_BYTES``
+    of the worst inputs take 20 to 200 ms (8,192 one-word runs in alternating charsets is
+    the slowest: bench/encoded_subject.py), and every caller bounds ``value`` so.
+    """
     if b"=?" not in value:
         return value.decode("utf-8", "replace")
-    import binascii  # built in: cheap, and only for encoded subjects
+    from email.header import ecre  # not on the match path of a plain subject
 
+    # Latin-1 maps each byte to one character and back: positions in text are positions
+    # in value, and what decode_header gives back as bytes are the bytes as written.
+    text = value.decode("latin-1")
     out: list[str] = []
-    pos = 0
-    after_word = False
-    while True:
-        start = value.find(b"=?", pos)
-        first = value.find(b"?", start + 2) if start >= 0 else -1
-        second = value.find(b"?", first + 1) if first >= 0 else -1
-        end = value.find(b"?=", second + 1) if second >= 0 else -1
-        if end < 0:
-            break
-        charset = value[start + 2 : first].decode("ascii", "replace")
-        encoding, text = value[first + 1 : second].upper(), value[second + 1 : end]
-        word = None
-        try:
-            if encoding == b"B":
-                word = decode_text(binascii.a2b_base64(text + b"=" * (-len(text) % 4)), charset)
-            elif encoding == b"Q":
-                word = decode_text(binascii.a2b_qp(text, header=True), charset)
-        except ValueError:  # binascii.Error
-            pass
-        if word is None:  # kept as written
-            word = value[start : end + 2].decode("utf-8", "replace")
-        between = value[pos:start]
-        if not (after_word and not between.strip()):  # blanks between two words vanish
-            out.append(between.decode("utf-8", "replace"))
-        out.append(word)
-        after_word = True
-        pos = end + 2
-    out.append(value[pos:].decode("utf-8", "replace"))
+    done = 0  # value[:done] is in out
+    run: list[tuple[int, int]] = []  # adjacent words of one charset: (start, end)
+    run_charset = ""
+    for word in ecre.finditer(text):
+        start, end = word.span()
+        if _LINE_BREAKS.intersection(value[start:end]):
+            continue  # decode_header splits lines at these: not a word to it, text here
+        charset = word["charset"].lower()
+        if run and not value[run[-1][1] : start].strip(b" \t\r\n"):  # adjacent to the run
+            if charset == run_charset:
+                run.append((start, end))
+                done = end
+                continue
+            out.append(_decoded_run(value, run, run_charset))
+            run = [(start, end)]  # the blanks between the two words vanish
+        else:
+            if run:
+                out.append(_decoded_run(value, run, run_charset))
+            out.append(value[done:start].decode("utf-8", "replace"))
+            run = [(start, end)]
+        run_charset, done = charset, end
+    if run:
+        out.append(_decoded_run(value, run, run_charset))
+    out.append(value[done:].decode("utf-8", "replace"))
     return "".join(out)
+
+
+# What str.splitlines() ends a line at among Latin-1 characters: decode_header splits at
+# them, so a word holding one of them is no word to it.
+_LINE_BREAKS = frozenset(b"\n\r\x0b\x0c\x1c\x1d\x1e\x85")
+
+
+def _decoded_run(value: bytes, run: list[tuple[int, int]], charset: str) -> str:
+    """The text of ``run``, adjacent encoded words of ``value`` in one ``charset``: the
+    bytes decode_header gives for them, joined, decoded by ``decode_text``; as written
+    when it refuses the charset. A word decode_header raises on is kept as written, and
+    the words between such words are runs of their own."""
+    out: list[str] = []
+    data: list[bytes] = []  # of the words value[first:last] since the last broken one
+    first = last = 0
+
+    def flush() -> None:
+        text = decode_text(b"".join(data), charset) if data else ""
+        out.append(value[first:last].decode("utf-8", "replace") if text is None else text)
+        data.clear()
+
+    # decode_header takes time quadratic in the words it is given (list.pop(0) for each):
+    # a call per _WORDS_A_CALL words, whose bytes it would only have joined, keeps it linear.
+    for i in range(0, len(run), _WORDS_A_CALL):
+        part = run[i : i + _WORDS_A_CALL]
+        got = _word_bytes(value, part)
+        if got is not None:
+            pieces = [(part, got)]
+        else:  # a word in it is broken: each alone
+            pieces = [([word], _word_bytes(value, [word])) for word in part]
+        for words, got in pieces:
+            if got is None:  # broken base64: text as written
+                flush()
+                out.append(value[words[0][0] : words[-1][1]].decode("utf-8", "replace"))
+                continue
+            if not data:
+                first = words[0][0]
+            data.append(got)
+            last = words[-1][1]
+    flush()
+    return "".join(out)
+
+
+_WORDS_A_CALL = 100
+
+
+def _word_bytes(value: bytes, words: list[tuple[int, int]]) -> bytes | None:
+    """The bytes decode_header gives for ``words``, adjacent encoded words of one charset
+    in ``value``, joined (RFC 2047 6.2); None when it raises (broken base64)."""
+    from email.errors import HeaderParseError
+    from email.header import decode_header
+
+    try:
+        chunks = decode_header(value[words[0][0] : words[-1][1]].decode("latin-1"))
+    except HeaderParseError:
+        return None
+    return b"".join(data for data, _ in chunks)
 
 
 # Codecs Python knows that are no character set a mail could be written in: the escapes of

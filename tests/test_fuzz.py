@@ -84,17 +84,29 @@ class Expected:
     def __init__(self, raw: bytes) -> None:
         head = []
         postmark = b""
-        if raw.startswith(b"From "):  # an mbox postmark line is not part of the header
+        if raw.startswith(b"From ") and b"\n" in raw:  # an mbox postmark is not header
             postmark = next(lines_of(raw, 0))
-        eol = None  # the line ending of the first header line
+        # How the first header line ends decides which empty line ends the header, as
+        # procmail reads it (issue 12): LF, an empty LF line; CRLF, an empty CRLF or LF line;
+        # a bare CR (CR-only mail), an empty LF line, and each field ends at a bare CR.
+        kind = None
+        ends = (b"\n",)
         size = len(postmark)
         for line in lines_of(raw, len(postmark)):
-            if eol is None:
-                eol = b"\r\n" if line.endswith(b"\r\n") else b"\n"
-            if line in (b"\n", b"\r\n"):
+            if kind is None:
+                cr = line.find(b"\r")
+                kind = "lf" if cr < 0 else "crlf" if line[cr:] == b"\r\n" else "cr"
+                ends = (b"\n", b"\r\n") if kind == "crlf" else (b"\n",)
+            if line in ends:
                 break
             size += len(line)
-            name, colon, _ = line.partition(b":")
+            first = line
+            if kind == "cr":  # what comes after a bare CR is no part of this field
+                for cr in range(len(line)):
+                    if line[cr : cr + 1] == b"\r" and line[cr + 1 : cr + 2] != b"\n":
+                        first = line[:cr]
+                        break
+            name, colon, _ = first.partition(b":")
             if line[:1] not in (b" ", b"\t") and colon:
                 if name.rstrip(b" \t").lower() == b"x-mailthread":
                     line = b"Old-" + line
@@ -102,7 +114,7 @@ class Expected:
         self.postmark = postmark
         self.head = b"".join(head)
         self.rest = raw[size:]
-        self.eol = eol or b"\n"
+        self.eol = b"\r\n" if kind == "crlf" else b"\n"
         self.renamed = self.postmark + self.head + self.rest
 
     def marked(self, value: bytes) -> bytes:

@@ -176,10 +176,10 @@ def test_line_goes_after_a_postmark():
 
 
 def test_line_goes_first_whatever_ends_the_header():
-    # A line of only a CR ends the header for mailthread, not for procmail: the line goes
-    # first, and a sender's field after that line is body to mailthread, left as it is.
+    # A line of only a CR in an LF message ends the header neither for procmail nor (issue
+    # 12) for mailthread: the line goes first, and a sender's field after it is renamed.
     raw = b"A: 1\n\r\nX-Mailthread: muted\n\nbody\n"
-    assert rewritten(raw) == b"X-Mailthread: muted\n" + raw
+    assert rewritten(raw) == b"X-Mailthread: muted\n" + raw.replace(b"\nX-", b"\nOld-X-")
     # CR-only line ends (old Mac mail): procmail sees one line; an LF ends the mark.
     raw = b"A: 1\rX-Mailthread: muted\r\rbody\r"
     assert rewritten(raw) == b"X-Mailthread: muted\n" + raw

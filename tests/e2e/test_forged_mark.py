@@ -91,9 +91,14 @@ FORGERIES = [
         HEAD + b"X-Mailthread: watched\n\nbody\n",
         HEAD + b"Old-X-Mailthread: watched\n\nbody\n",
     ),
-    # procmail ends a header only at an empty LF line; mailthread and maildrop also at an
-    # empty CRLF one. What follows is body to mailthread, header to procmail.
-    Forgery("after a line of only a CR", HEAD + b"\r\nX-Mailthread: muted\n\nbody\n"),
+    # procmail ends a header only at an empty LF line; maildrop also at an empty CRLF one,
+    # and mailthread too when the message's first line ends in CRLF. In an LF message a line
+    # of only a CR is header to procmail and mailthread (issue 12): the field is renamed.
+    Forgery(
+        "after a line of only a CR",
+        HEAD + b"\r\nX-Mailthread: muted\n\nbody\n",
+        HEAD + b"\r\nOld-X-Mailthread: muted\n\nbody\n",
+    ),
     Forgery("in the body of a CRLF message", crlf(HEAD + b"\nX-Mailthread: muted\nbody\n")),
     Forgery(
         "in the header of a CRLF message",
@@ -106,12 +111,18 @@ FORGERIES = [
         crlf(HEAD) + b"Old-X-Mailthread: muted\n\r\nbody\r\n",
     ),
     Forgery(
-        "in the body of a mixed message, after a CRLF empty line",
+        "in a mixed LF message, after a CRLF empty line",
         HEAD + b"\r\nX-Mailthread: watched\r\n\nbody\n",
+        HEAD + b"\r\nOld-X-Mailthread: watched\r\n\nbody\n",
     ),
     # Old Mac mail: no LF at all, one line to procmail.
     Forgery(
         "in a CR-only message", (HEAD + b"X-Mailthread: muted\n\nbody\n").replace(b"\n", b"\r")
+    ),
+    Forgery(
+        "first in a CR-only message",
+        (b"X-Mailthread: muted\n" + HEAD + b"\nbody\n").replace(b"\n", b"\r"),
+        (b"Old-X-Mailthread: muted\n" + HEAD + b"\nbody\n").replace(b"\n", b"\r"),
     ),
     Forgery(
         "in the body of a CR-only message ending in LF",
