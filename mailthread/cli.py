@@ -260,6 +260,8 @@ def add(
 
     With --mailbox, reads mailboxes instead and records each conversation in them (messages
     linked by their ids) as one thread; with --refs-file, the lines of an old refs file.
+    An mbox message starts at a "From " line dated as mutt's postmark test wants, after
+    an empty line (a body line "From my point of view..." starts none).
     A summary line counts the threads added, the stored threads merged (extended, merged
     or moved to LIST), those already stored as they are, and messages skipped. Importing
     the same thing twice changes nothing.
