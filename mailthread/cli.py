@@ -11,7 +11,7 @@ import click
 
 from mailthread import __version__, filter
 from mailthread.filter import printable
-from mailthread.message import FACT_BYTES, Facts, Header, split_concatenated
+from mailthread.message import FACT_BYTES, Facts, Header
 from mailthread.store import (
     DEFAULT_TIMEOUT,
     PathError,
@@ -249,14 +249,19 @@ def add(
     mailboxes: tuple[str, ...],
     refs_files: tuple[str, ...],
 ) -> None:
-    """Record the thread of each message on stdin on LIST (e.g. muted, watched).
+    """Record the thread of the message on stdin on LIST (e.g. muted, watched).
 
-    Reads one message, or several one after another as mutt pipes tagged messages. By
-    default all of a message's ids (Message-ID, In-Reply-To, References) become one thread
-    on LIST; recorded threads that share an id are merged into it and move to LIST.
+    Stdin is one message, whatever its body holds: a "From " line or a header in it (a
+    pasted git format-patch, a bounce, a digest) starts nothing, and only the message's own
+    header is read. By default all of its ids (Message-ID, In-Reply-To, References) become one
+    thread on LIST; recorded threads that share an id are merged into it and move to LIST.
+    Several messages: tag them in mutt (the example macros pipe each on its own), or
+    import a mailbox with --mailbox.
 
     With --mailbox, reads mailboxes instead and records each conversation in them (messages
     linked by their ids) as one thread; with --refs-file, the lines of an old refs file.
+    An mbox message starts at a "From " line dated as mutt's postmark test wants, after
+    an empty line (a body line "From my point of view..." starts none).
     A summary line counts the threads added, the stored threads merged (extended, merged
     or moved to LIST), those already stored as they are, and messages skipped. Importing
     the same thing twice changes nothing.
@@ -267,7 +272,7 @@ def add(
     \b
     Exit status:
       0   everything was recorded
-      1   a message had no ids (nothing recorded for it), stdin was empty, or a
+      1   the message had no ids (nothing recorded), stdin was empty, or a
           mailbox or refs file cannot be read (nothing recorded from it)
       2   bad usage (unknown option, invalid LIST or DURATION)
       75  the database cannot be used now (locked, unreadable, corrupt)
@@ -281,34 +286,29 @@ def add(
         import_threads(settings, list_name, lifetime, mailboxes, refs_files)
         return
     raw = read_stdin()
-    messages = split_concatenated(raw)
-    if not messages:
+    if not raw.strip():
         raise Failure("no message on stdin")
-    missing = 0
-    with settings.store() as store:
-        for message in messages:
-            header = Header(message)
-            facts = header.facts()
-            if not (facts.own if subthread else facts.ids):
-                missing += 1
-                continue
-            subject = header.subject()
-            if subthread:
-                added = store.add_subthread(facts.own, list_name, subject, lifetime)
-            else:
-                added = store.add_message(facts, list_name, subject, lifetime)
-            merged = f", merged {added.merged} other thread(s)" if added.merged else ""
-            say(
-                f"{added.list}: thread {added.thread} ({subject or 'no subject'}):"
-                f" {added.new_ids} new id(s){merged}"
-            )
-    if missing:
+    # One message, always: no split can be proven at a `From ` line, since a pasted `git
+    # format-patch` is byte for byte an mbox entry, and the example macros set pipe_split.
+    header = Header(raw)
+    facts = header.facts()
+    if not (facts.own if subthread else facts.ids):
         what = "Message-ID" if subthread else "Message-ID, In-Reply-To or References"
-        which = "the message" if len(messages) == 1 else f"{missing} of {len(messages)} messages"
         raise Failure(
-            f"no {what} in {which}, nothing recorded for it; if it came from mutt, "
-            "unset pipe_decode, which drops these headers (contrib/muttrc.example does)"
+            f"no {what} in the message, nothing recorded (mutt drops them when"
+            " pipe_decode is set; the macros of contrib/muttrc.example unset it)"
         )
+    subject = header.subject()
+    with settings.store() as store:
+        if subthread:
+            added = store.add_subthread(facts.own, list_name, subject, lifetime)
+        else:
+            added = store.add_message(facts, list_name, subject, lifetime)
+    merged = f", merged {added.merged} other thread(s)" if added.merged else ""
+    say(
+        f"{added.list}: thread {added.thread} ({subject or 'no subject'}):"
+        f" {added.new_ids} new id(s){merged}"
+    )
 
 
 def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None:

@@ -466,69 +466,6 @@ def field_name(line: str) -> str:
     return name
 
 
-def split_concatenated(raw: bytes) -> list[bytes]:
-    """Split the messages of a mutt pipe of tagged messages; one message stays whole.
-
-    With pipe_split unset, mutt pipes tagged messages one after another, each followed by
-    $pipe_sep (a newline). That is not an mbox: from an mbox folder each message starts with
-    a `From ` line but bodies are not `>From`-escaped; from a Maildir or IMAP folder there is
-    no `From ` line at all. So a message starts, after an empty line, where either
-      - a `From ` postmark line is followed by a header field, or
-      - a whole header block follows (field lines up to an empty line) that has a
-        Message-ID, and the message before has ended: outside its MIME multipart body, and
-        not as the body of a message/rfc822 (an attached message is not a new one).
-    A message with no Message-ID that mutt pipes without a `From ` line stays part of the
-    one before it: nothing tells where it starts.
-    """
-    import itertools
-    import re  # not on the match path
-
-    # A postmark names a sender and a time: `From alice@example.com Mon Jan  1 10:00:00 2024`
-    # (a body line "From a quick look, ...=" followed by "ber:" is not one: ksummit/cur/001992).
-    from_line = re.compile(
-        rb"(?:(?<=\n\n)|(?<=\n\r\n))From \S+ [^\n]*\d:\d\d[^\n]*\r?\n[!-9;-~]+[ \t]*:"
-    )
-    header_block = re.compile(
-        rb"(?:(?<=\n\n)|(?<=\n\r\n))(?:[!-9;-~]+[ \t]*:[^\n]*\n(?:[ \t][^\n]*\n)*)+\r?\n"
-    )
-    starts = [0]
-    pos = 0
-    while True:
-        candidates = [found.start() for found in from_line.finditer(raw, pos + 1)][:1]
-        top_level = _end_of_mime_body(raw, pos)
-        for found in header_block.finditer(raw, max(top_level, pos + 1)):
-            if Header(raw[found.start() : found.end()]).threading_ids()[0]:
-                candidates.append(found.start())
-                break
-        if not candidates:
-            break
-        pos = min(candidates)
-        starts.append(pos)
-    starts.append(len(raw))
-    return [raw[a:b] for a, b in itertools.pairwise(starts) if raw[a:b].strip()]
-
-
-def _end_of_mime_body(raw: bytes, start: int) -> int:
-    """Where the message starting at ``start`` may end at the earliest: after the closing
-    boundary of a multipart body, after the header of an attached message/rfc822 body."""
-    import re
-
-    header = Header(raw[start:])
-    body = start + header.end + 1
-    content_type = b" ".join(header.field_values(b"content-type")).lower()
-    if content_type.startswith(b"message/"):
-        return body + Header(raw[body:]).end + 1
-    boundary = re.search(rb'boundary\s*=\s*"?([^";\s]+)', content_type)
-    if content_type.startswith(b"multipart/") and boundary:
-        original = re.search(re.escape(boundary.group(1)), raw[body:].lower())
-        if original is None:
-            return len(raw)
-        marker = b"--" + raw[body + original.start() : body + original.end()] + b"--"
-        closing = raw.find(marker, body)
-        return len(raw) if closing < 0 else closing + len(marker)
-    return body
-
-
 # -- what the message index keeps of a message (see store.Store.observe) -------------------
 
 # Reply prefixes, as mail clients write them in many languages (compared case-folded, after

@@ -71,12 +71,15 @@ def test_subthread_needs_a_message_id(db):
     assert not db.exists() or threads(db) == []
 
 
-def test_tagged_messages_from_mutt_each_become_threads(db):
+def test_stdin_is_one_message_even_with_postmarks_in_it(db):
+    # Issue 12: what used to be split as mutt's pipe of tagged messages (pipe_split unset)
+    # is one message: a dated `From ` line in a body is a pasted `git format-patch` as often
+    # as a message boundary, so only the first header's ids are read.
     one = b"From a@x Mon Jan  1 00:00:00 2024\n" + message("1@x") + b"From here\n"
     two = b"From b@x Mon Jan  1 00:00:00 2024\n" + message("2@x", references=["0@x"])
     result = run(["add", "muted"], one + b"\n" + two + b"\n", db=db)
-    assert result.returncode == 0 and result.stdout.count(b"\n") == 2
-    assert threads(db) == [("muted", "test", {"1@x"}), ("muted", "test", {"2@x", "0@x"})]
+    assert result.returncode == 0 and result.stdout.count(b"\n") == 1
+    assert threads(db) == [("muted", "test", {"1@x"})]
 
 
 def test_message_without_ids_is_an_error_naming_pipe_decode(db):
@@ -89,12 +92,12 @@ def test_message_without_ids_is_an_error_naming_pipe_decode(db):
     assert not db.exists() or threads(db) == []
 
 
-def test_message_without_ids_among_tagged_ones(db):
-    good = b"From a@x Mon Jan  1 00:00:00 2024\n" + message("1@x")
+def test_a_message_without_ids_is_not_rescued_by_ids_in_its_body(db):
     weeded = b"From b@x Mon Jan  1 00:00:00 2024\nSubject: hi\n\nbody\n"
-    result = run(["add", "muted"], good + b"\n" + weeded, db=db)
-    assert result.returncode == 1 and b"1 of 2 messages" in result.stderr
-    assert threads(db) == [("muted", "test", {"1@x"})]
+    good = b"From a@x Mon Jan  1 00:00:00 2024\n" + message("1@x")
+    result = run(["add", "muted"], weeded + b"\n" + good, db=db)
+    assert result.returncode == 1 and b"no Message-ID" in result.stderr
+    assert not db.exists() or threads(db) == []
 
 
 @pytest.mark.parametrize(
@@ -134,15 +137,16 @@ def test_xdg_data_home_default(tmp_path):
     assert (tmp_path / "xdg" / "mailthread" / "threads.db").exists()
 
 
-def test_tagged_messages_from_a_maildir_folder_have_no_from_lines(db):
-    # What mutt pipes from a Maildir folder with pipe_split unset.
+def test_a_header_block_in_the_body_starts_no_message(db):
+    # What mutt pipes from a Maildir folder with pipe_split unset, and what a message quoting
+    # another inline looks like: the second header block is body.
     raw = (
         b"From: a@x\nSubject: one\nMessage-ID: <one@x>\n\nbody\n\n"
         b"From: b@x\nSubject: two\nMessage-ID: <two@x>\n\nbody\n\n"
     )
     result = run(["add", "muted"], raw, db=db)
-    assert result.returncode == 0 and result.stdout.count(b"\n") == 2
-    assert threads(db) == [("muted", "one", {"one@x"}), ("muted", "two", {"two@x"})]
+    assert result.returncode == 0 and result.stdout.count(b"\n") == 1
+    assert threads(db) == [("muted", "one", {"one@x"})]
 
 
 def test_plain_mailthread_shows_the_help():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mailthread import filter
-from mailthread.message import Header, split_concatenated
+from mailthread.message import Header
 from mailthread.store import Store
 
 pytestmark = pytest.mark.corpus
@@ -113,32 +113,3 @@ def test_notable_messages(messages, name, expected):
     if expected is not None:
         assert found[1:] == expected
     assert all("<" not in i and ">" not in i and " " not in i for i in found)
-
-
-def test_no_real_message_is_split_as_if_it_were_several(messages):
-    assert [name for name, raw in messages if len(split_concatenated(raw)) != 1] == []
-
-
-def test_tagged_messages_piped_by_mutt_split_back(messages):
-    """mutt with pipe_split unset: each message followed by $pipe_sep ("\\n"); from an mbox
-    folder with its `From ` line, from a Maildir without one."""
-
-    def without_postmark(raw):
-        return raw.split(b"\n", 1)[1] if raw.startswith(b"From ") else raw
-
-    groups = 0
-    for i in range(0, len(messages) - 3, 3):
-        group = [raw for _, raw in messages[i : i + 3]]
-        if not all(Header(raw).own_id() for raw in group):
-            continue  # a message without Message-ID can't be told apart from a body
-        maildir = [without_postmark(raw) + b"\n" for raw in group]
-        assert split_concatenated(b"".join(maildir)) == maildir, messages[i][0]
-        mboxed = [
-            raw if raw.startswith(b"From ") else b"From a@b Mon Jan  1 10:00:00 2024\n" + raw
-            for raw in group
-        ]
-        assert split_concatenated(b"".join(m + b"\n" for m in mboxed)) == [
-            m + b"\n" for m in mboxed
-        ], messages[i][0]
-        groups += 1
-    assert groups > 800

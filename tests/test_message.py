@@ -7,7 +7,7 @@ from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailthread.message import Header, field_name, parse_ids, split_concatenated
+from mailthread.message import Header, field_name, parse_ids
 
 
 def ids(raw: bytes) -> list[str]:
@@ -232,26 +232,6 @@ def test_field_name_refuses_other_lines(line):
         field_name(line)
 
 
-# -- mutt's pipe of tagged messages -----------------------------------------------------------
-
-
-def test_split_concatenated_messages():
-    one = b"From a@x Mon Jan  1 00:00:00 2024\nMessage-ID: <1@x>\n\nbody\nFrom here on\n"
-    two = b"From b@x Mon Jan  1 00:00:00 2024\nMessage-ID: <2@x>\n\nbody 2\n"
-    assert split_concatenated(one + b"\n" + two + b"\n") == [one + b"\n", two + b"\n"]
-
-
-def test_body_from_line_after_blank_line_does_not_split_unless_a_header_follows():
-    raw = b"From a@x\nMessage-ID: <1@x>\n\nhi\n\nFrom the start, I said so.\n"
-    assert split_concatenated(raw) == [raw]
-
-
-def test_single_message_without_from_line_stays_whole():
-    raw = b"Message-ID: <1@x>\n\nbody\n"
-    assert split_concatenated(raw) == [raw]
-    assert split_concatenated(b"") == []
-
-
 # -- the scanner against a one-line specification -----------------------------------------------
 
 # parse_ids() is a hand-written scanner (importing `re` would cost the per-mail path ~8 ms).
@@ -324,33 +304,6 @@ def test_parse_ids_follows_its_specification(value, bare):
 )
 def test_parse_ids_without_comments_or_quotes_follows_its_specification(value, bare):
     assert parse_ids(value, bare) == spec_parse_ids(value, bare)
-
-
-def test_tagged_maildir_messages_without_from_lines_split():
-    # mutt from a Maildir folder, pipe_split unset: no `From ` lines, a newline after each.
-    one = b"From: a@x\nSubject: one\nMessage-ID: <one@x>\n\nbody\n\n"
-    two = b"From: b@x\nSubject: two\nMessage-ID: <two@x>\n\nbody\n\n"
-    assert split_concatenated(one + two) == [one, two]
-
-
-def test_an_attached_message_is_not_a_new_one():
-    attached = (
-        b'Message-ID: <one@x>\nContent-Type: multipart/mixed; boundary="XyZ"\n\n'
-        b"--XyZ\nContent-Type: text/plain\n\nsee below\n\n"
-        b"--XyZ\nContent-Type: message/rfc822\n\nFrom: c@x\nMessage-ID: <inner@x>\n\nhi\n\n"
-        b"--XyZ--\n\n"
-    )
-    bounce = b"Message-ID: <b@x>\nContent-Type: message/rfc822\n\nMessage-ID: <in@x>\n\nhi\n\n"
-    after = b"From: b@x\nMessage-ID: <two@x>\n\nbody\n\n"
-    assert split_concatenated(attached) == [attached]
-    assert split_concatenated(attached + after) == [attached, after]
-    assert split_concatenated(bounce + after) == [bounce, after]
-
-
-def test_a_body_line_starting_from_is_not_a_postmark():
-    # ksummit/cur/001992-893c9f1d8fbd:2, (quoted-printable): "From a quick look, ...=\nber:"
-    raw = b"Message-ID: <1@x>\n\nhi\n\nFrom a quick look, it was in Novem=\nber:\n\nbye\n"
-    assert split_concatenated(raw) == [raw]
 
 
 # -- issue 11: every decode total, every parser linear --------------------------------------
