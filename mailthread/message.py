@@ -301,10 +301,11 @@ def reply_ids(value: bytes) -> tuple[list[str], bool]:
       - words without brackets are never ids (`from someone@example.com on ...`).
     docs/leniency.md gives the forms and what peers do. Time linear in ``value``."""
     value = _readable(value)
-    if b'"' in value or b"(" in value or b")" in value or _has_text(value):
+    if b'"' in value or b"(" in value or b")" in value:
         found, text = _scanned_ids(value)
     else:
-        found, text = _plain_ids(value), False
+        text = _has_text(value)
+        found = _plain_ids(value, text)
     if text:
         ids = [msgid for msgid, kind in found if kind == 1]
     else:
@@ -354,9 +355,10 @@ def _has_text(value: bytes) -> bool:
     return any(b"@" not in word.strip(b"@") for word in words)
 
 
-def _plain_ids(value: bytes) -> list[tuple[bytes, int]]:
-    """(id, 1 if it was in brackets else 0) of each id of a value with no ``(``, ``)`` or
-    ``"``.
+def _plain_ids(value: bytes, after_word: bool = False) -> list[tuple[bytes, int]]:
+    """(id, kind) of each id of a value with no ``(``, ``)`` or ``"``, kinds as
+    ``_scanned_ids`` gives them: 0 a bare word, 1 a bracketed token, and with
+    ``after_word`` 2 a bracketed token right after a word (with no quotes, the only phrase).
 
     Split at each ">": the last "<" before it, if any, opens a bracketed id, and any other
     "<" is lone (another "<" follows it before a ">"); the rest are words. Python steps once
@@ -373,7 +375,14 @@ def _plain_ids(value: bytes) -> list[tuple[bytes, int]]:
         if opening:
             msgid = b"".join(inside.split())  # blanks inside brackets are never part of it
             if msgid:
-                found.append((msgid, 1))
+                # What stands before "<": nothing (the start, or the ">" of the token
+                # before), a separator (",", ";", a lone "<"), or the end of a word.
+                kind = 1
+                if after_word:
+                    before = outside.rstrip(_WHITESPACE)[-1:]
+                    if before and before not in b",;<":
+                        kind = 2
+                found.append((msgid, kind))
     if b"@" in rest:
         found += _bare_words(rest)
     return found
@@ -407,7 +416,10 @@ def _scanned_ids(value: bytes) -> tuple[list[tuple[bytes, int]], bool]:
         c = value[i]
         if c == 60:  # "<"
             # In a run of "<", all but the last are lone: the next "<" comes before any ">".
-            i = _run_end(value, i, b"<") - 1
+            last_opening = _run_end(value, i, b"<") - 1
+            if last_opening > i and not depth:
+                last = 0  # a lone "<" separates
+            i = last_opening
             close = closing.at(i + 1)
             if close == n or opening.at(i + 1) < close:
                 # No closing bracket, or garbage like `<Name <addr>`: a lone "<" separates.

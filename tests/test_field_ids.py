@@ -11,6 +11,8 @@ import io
 
 import pytest
 from conftest import FIXTURES, marked, run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailthread import filter
 from mailthread.message import Header, parse_ids, reply_ids, typed_id
@@ -357,3 +359,21 @@ def test_no_id_is_read_past_a_bare_cr():
     ]:
         assert parse_ids(value, bare=True) == expected, value
         assert reply_ids(value)[0] == expected, value
+
+
+# -- the fast path and the scanner agree ----------------------------------------------------
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [b"<", b">", b" ", b"\n ", b",", b";", b"@", b"a", b"of", b"Doug", b"<a@b>", b"<<"]
+        ),
+        max_size=20,
+    ).map(b"".join)
+)
+def test_in_reply_to_without_quotes_reads_as_the_scanner_reads_it(value):
+    # A value without '"', "(" or ")" is split by bytes methods; an empty comment (which
+    # changes nothing) sends it through the scanner instead.
+    assert reply_ids(value) == reply_ids(value + b" ()")
