@@ -315,18 +315,22 @@ def reply_ids(value: bytes) -> tuple[list[str], bool]:
 
 
 def typed_id(typed: bytes) -> str | None:
-    """The id in what a user typed (``--message-id``), read as a header field's ids are
-    read, so that it is the id stored for the message: ``<id>`` or ``id``, blanks and line
-    breaks anywhere, encoded words decoded, a quoted local part with blanks
-    (`<"16913 Tue Apr 9 14:24:59 1996"@host>`) as in a Message-ID field. The first id when
-    there are several; a word without ``@`` (`yes`, a garbage id some mailers write) is
-    taken whole; None when nothing is left."""
-    found = parse_ids(typed, bare=True)
-    if found:
-        return found[0]
+    """The id in what a user typed (``--message-id``), read so that it is the id stored for
+    the message: encoded words decoded, then ``<id>`` as a Message-ID field's first id is
+    read (blanks and line breaks anywhere, a quoted local part with blanks as in
+    `<"16913 Tue Apr 9 14:24:59 1996"@host>`), and anything else whole, without its blanks
+    (an id holding ``;`` or ``(``, a garbage id such as `yes`). None when nothing is left."""
     value = _readable(typed).strip()
-    if value.startswith(b"<") and value.endswith(b">"):
-        value = value[1:-1]
+    if value.startswith(b"<"):
+        if b'"' in value or b"(" in value or b")" in value:
+            found = _scanned_ids(value)[0]
+        else:
+            found = _plain_ids(value)
+        bracketed = [msgid for msgid, kind in found if kind]
+        if bracketed:
+            return bracketed[0].decode("latin-1")
+        if value.endswith(b">"):
+            value = value[1:-1]
     return b"".join(value.split()).decode("latin-1") or None
 
 
