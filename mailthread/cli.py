@@ -11,7 +11,7 @@ import click
 
 from mailthread import __version__, filter
 from mailthread.filter import printable
-from mailthread.message import FACT_BYTES, Facts, Header
+from mailthread.message import FACT_BYTES, Facts, Header, typed_id
 from mailthread.store import (
     DEFAULT_TIMEOUT,
     PathError,
@@ -363,13 +363,10 @@ def read_stdin() -> bytes:
 def message_facts(message_id: str | None) -> tuple[Facts, Header | None]:
     """What to look up: the given id, or the message on stdin."""
     if message_id is not None:
-        # The bytes typed, read as a header's ids are read: Latin-1, one character a byte
-        # (a shell hands over bytes that are no UTF-8 as lone surrogates), no blanks.
-        typed = os.fsencode(message_id).strip()
-        if typed.startswith(b"<") and typed.endswith(b">"):
-            typed = typed[1:-1]
-        msgid = b"".join(typed.split()).decode("latin-1")
-        if not msgid:
+        # The bytes typed (a shell hands over bytes that are no UTF-8 as lone surrogates),
+        # read as a header's ids are read, so that it is the id stored for the message.
+        msgid = typed_id(os.fsencode(message_id))
+        if msgid is None:
             raise click.BadParameter("empty message id", param_hint="--message-id")
         return Facts(msgid, [], [msgid], None, None, False, None), None
     header = Header(read_stdin())

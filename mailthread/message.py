@@ -128,6 +128,12 @@ class Header:
     def threading_ids(self, bound: int | None = None) -> tuple[list[str], list[str], list[str]]:
         """The ids of Message-ID, In-Reply-To and References, each in header order.
 
+        In-Reply-To is read as ``reply_ids`` reads it, and an id there that is an address of
+        the message's own From, To, Cc, Reply-To or Sender is dropped (it is the parent's
+        sender, docs/leniency.md). When In-Reply-To is free text and References has ids, the
+        In-Reply-To ids go before References' first one: the nearest parent is References'
+        last id (notmuch does the same).
+
         With a ``bound`` (bytes), a longer field is read in part (``_bounded``): the first
         ``bound`` bytes of Message-ID and In-Reply-To, whose first id is the message's own
         and its parent's, and the last of References, which ends with the nearest ancestors
@@ -135,6 +141,7 @@ class Header:
         own: list[str] = []
         parents: list[str] = []
         references: list[str] = []
+        free_text = False
         raw = self.raw
         for name, _, value_start, field_end in self.fields():
             if name == b"references":
@@ -142,10 +149,32 @@ class Header:
                 value = _bounded(raw, value_start, field_end, bound, last=True)
                 references += parse_ids(value, bare=True)
             elif name == b"in-reply-to":
-                parents += parse_ids(_bounded(raw, value_start, field_end, bound), bare=False)
+                found, text = reply_ids(_bounded(raw, value_start, field_end, bound))
+                parents += found
+                free_text = free_text or text
             elif name == b"message-id":
                 own += parse_ids(_bounded(raw, value_start, field_end, bound), bare=False)
+        if parents:
+            parents = self._not_own_addresses(parents, bound)
+            if free_text and references:
+                references[:0] = parents
+                parents = []
         return own, parents, references
+
+    def _not_own_addresses(self, ids: list[str], bound: int | None) -> list[str]:
+        """``ids`` without those that are, compared case-insensitively, an address in the
+        message's From, To, Cc, Reply-To or Sender (the first ``bound`` bytes of each)."""
+        values = [
+            self.raw[
+                value_start : field_end if bound is None else min(field_end, value_start + bound)
+            ]
+            for name, _, value_start, field_end in self.fields()
+            if name in _ADDRESS_FIELDS
+        ]
+        if not values:
+            return ids
+        text = b"\n".join(values).lower()
+        return [msgid for msgid in ids if not _holds_word(text, msgid.encode("latin-1").lower())]
 
     def own_id(self) -> str | None:
         own = self.threading_ids()[0]
@@ -269,29 +298,105 @@ def parse_ids(value: bytes, bare: bool) -> list[str]:
     `In-Reply-To: <id>; from someone@example.com on ...`, whose address is not an id.
     Ids are decoded as Latin-1, which maps every byte to one character and back.
 
+    The value ends at a bare CR (a CR not followed by LF: old Mac mail ends its lines so),
+    and RFC 2047 encoded words in it are decoded first (``_decoded_words``).
+
     Time linear in ``value``: a value without comments or quoted strings (nearly every
     one) is split by bytes methods; in others every search only moves forward, and a run of
     one delimiter (``<<<<``, ``((((``, quotes, backslashes) is one step.
     """
+    value = _readable(value)
     if b'"' in value or b"(" in value or b")" in value:
-        found = _scanned_ids(value)
+        found = _scanned_ids(value)[0]
     else:
         found = _plain_ids(value)
-    any_bracketed = any(was_bracketed for _, was_bracketed in found)
-    return [
-        msgid.decode("latin-1")
-        for msgid, was_bracketed in found
-        if was_bracketed or bare or not any_bracketed
-    ]
+    any_bracketed = any(kind for _, kind in found)
+    return [msgid.decode("latin-1") for msgid, kind in found if kind or bare or not any_bracketed]
 
 
-def _plain_ids(value: bytes) -> list[tuple[bytes, bool]]:
-    """(id, was it in brackets) of each id of a value with no ``(``, ``)`` or ``"``.
+def reply_ids(value: bytes) -> tuple[list[str], bool]:
+    """(the parent ids in an In-Reply-To value, in order; whether the value is free text).
+
+    Free text is a value with a word that holds no ``@``, or a quoted string, outside
+    comments: exmh's `Message from NAME <ADDRESS> of "DATE." <ID>`, nmh's `Your message of
+    "DATE." <ID>`, Mutt 1.0's `<ID>; from NAME on DATE`. Other values are read as
+    ``parse_ids`` reads them. In free text
+      - a bracketed token right after a word (`Doug <doug@example.org>`) or after a quoted
+        string (`"Doug Smith" <doug@example.org>`) is a name-addr, an address: not an id;
+      - but one right after a quoted string that follows the word ``of`` is an id: MH and
+        Gnus write `of "DATE" <ID>`;
+      - every other bracketed token is an id (at the start, after a separator ``,`` ``;``,
+        after another bracketed token, comments being transparent);
+      - words without brackets are never ids (`from someone@example.com on ...`).
+    docs/leniency.md gives the forms and what peers do. Time linear in ``value``."""
+    value = _readable(value)
+    if b'"' in value or b"(" in value or b")" in value:
+        found, text = _scanned_ids(value)
+    else:
+        text = _has_text(value)
+        found = _plain_ids(value, text)
+    if text:
+        ids = [msgid for msgid, kind in found if kind == 1]
+    else:
+        any_bracketed = any(kind for _, kind in found)
+        ids = [msgid for msgid, kind in found if kind or not any_bracketed]
+    return [msgid.decode("latin-1") for msgid in ids], text
+
+
+def typed_id(typed: bytes) -> str | None:
+    """The id in what a user typed (``--message-id``), read so that it is the id stored for
+    the message: encoded words decoded, then ``<id>`` as a Message-ID field's first id is
+    read (blanks and line breaks anywhere, a quoted local part with blanks as in
+    `<"16913 Tue Apr 9 14:24:59 1996"@host>`), and anything else whole, without its blanks
+    (an id holding ``;`` or ``(``, a garbage id such as `yes`). None when nothing is left."""
+    value = _readable(typed).strip()
+    if value.startswith(b"<"):
+        if b'"' in value or b"(" in value or b")" in value:
+            found = _scanned_ids(value)[0]
+        else:
+            found = _plain_ids(value)
+        bracketed = [msgid for msgid, kind in found if kind]
+        if bracketed:
+            return bracketed[0].decode("latin-1")
+        if value.endswith(b">"):
+            value = value[1:-1]
+    return b"".join(value.split()).decode("latin-1") or None
+
+
+def _readable(value: bytes) -> bytes:
+    """``value`` up to its first bare CR, its encoded words decoded. Cheap tests first:
+    nearly every value has neither a CR nor ``=?``."""
+    if b"\r" in value:
+        # Same length, every CRLF out of the way: the first CR left is a bare one.
+        bare_cr = value.replace(b"\r\n", b"\n\n").find(b"\r")
+        if bare_cr >= 0:
+            value = value[:bare_cr]
+    if b"=?" in value:
+        value = _decoded_words(value)
+    return value
+
+
+def _has_text(value: bytes) -> bool:
+    """Whether a value without ``"``, ``(`` or ``)`` has, outside its bracketed tokens, a
+    word holding no ``@`` (a lone ``<``, ``,`` and ``;`` separate words)."""
+    pieces = value.split(b">")
+    outside = [pieces.pop()]  # no ">" follows: all of it is outside
+    for piece in pieces:
+        before, opening, inside = piece.rpartition(b"<")
+        outside.append(before if opening else inside)
+    words = b" ".join(outside).translate(_BREAKS).split()
+    return any(b"@" not in word.strip(b"@") for word in words)
+
+
+def _plain_ids(value: bytes, after_word: bool = False) -> list[tuple[bytes, int]]:
+    """(id, kind) of each id of a value with no ``(``, ``)`` or ``"``, kinds as
+    ``_scanned_ids`` gives them: 0 a bare word, 1 a bracketed token, and with
+    ``after_word`` 2 a bracketed token right after a word (with no quotes, the only phrase).
 
     Split at each ">": the last "<" before it, if any, opens a bracketed id, and any other
     "<" is lone (another "<" follows it before a ">"); the rest are words. Python steps once
     for each ">", not for each byte or word."""
-    found: list[tuple[bytes, bool]] = []
+    found: list[tuple[bytes, int]] = []
     pieces = value.split(b">")
     rest = pieces.pop()  # no ">" follows: words and lone "<" only
     for piece in pieces:
@@ -303,21 +408,37 @@ def _plain_ids(value: bytes) -> list[tuple[bytes, bool]]:
         if opening:
             msgid = b"".join(inside.split())  # blanks inside brackets are never part of it
             if msgid:
-                found.append((msgid, True))
+                # What stands before "<": nothing (the start, or the ">" of the token
+                # before), a separator (",", ";", a lone "<"), or the end of a word.
+                kind = 1
+                if after_word:
+                    before = outside.rstrip(_WHITESPACE)[-1:]
+                    if before and before not in b",;<":
+                        kind = 2
+                found.append((msgid, kind))
     if b"@" in rest:
         found += _bare_words(rest)
     return found
 
 
-def _bare_words(text: bytes) -> list[tuple[bytes, bool]]:
-    """(word, False) of each word of ``text`` (no comment or quote) that is a bare id."""
-    return [(word, False) for word in text.translate(_BREAKS).split() if b"@" in word.strip(b"@")]
+def _bare_words(text: bytes) -> list[tuple[bytes, int]]:
+    """(word, 0) of each word of ``text`` (no comment or quote) that is a bare id."""
+    return [(word, 0) for word in text.translate(_BREAKS).split() if b"@" in word.strip(b"@")]
 
 
-def _scanned_ids(value: bytes) -> list[tuple[bytes, bool]]:
-    """(id, was it in brackets) of each id of any value, comments and quotes skipped."""
-    found: list[tuple[bytes, bool]] = []  # (id, was it in brackets)
+def _scanned_ids(value: bytes) -> tuple[list[tuple[bytes, int]], bool]:
+    """(id, kind) of each id of any value, comments and quotes skipped, and whether the
+    value is free text (``reply_ids``). Kinds: 0 a bare word, 1 a bracketed token, 2 a
+    bracketed token right after a phrase (a word, or a quoted string not after ``of``):
+    an address when the value is free text."""
+    found: list[tuple[bytes, int]] = []
     depth = 0  # of comment parentheses
+    # What came last outside comments: 0 the start, a separator or a bracketed token;
+    # 1 a word; 2 a quoted string after the word "of" (a date: `of "DATE." <ID>`); 3 another
+    # quoted string (a display name: `"Doug Smith" <doug@example.org>`).
+    last = 0
+    last_word = b""
+    text = False
     n = len(value)
     kinds = value.translate(_KINDS)
     blank, special, word_byte = _Next(kinds, b" "), _Next(kinds, b"("), _Next(kinds, b"w")
@@ -328,19 +449,28 @@ def _scanned_ids(value: bytes) -> list[tuple[bytes, bool]]:
         c = value[i]
         if c == 60:  # "<"
             # In a run of "<", all but the last are lone: the next "<" comes before any ">".
-            i = _run_end(value, i, b"<") - 1
+            last_opening = _run_end(value, i, b"<") - 1
+            if last_opening > i and not depth:
+                last = 0  # a lone "<" separates
+            i = last_opening
             close = closing.at(i + 1)
             if close == n or opening.at(i + 1) < close:
                 # No closing bracket, or garbage like `<Name <addr>`: a lone "<" separates.
                 i += 1
+                if not depth:
+                    last = 0
                 continue
             if not depth:
                 # Blanks inside brackets are folding or garbage, never part of an id.
                 msgid = b"".join(value[i + 1 : close].split())
                 if msgid:
-                    found.append((msgid, True))
+                    found.append((msgid, 2 if last in (1, 3) else 1))
+                last = 0
             i = close + 1
         elif c == 34:  # '"': a quoted string, inside a comment or not
+            if not depth:
+                text = True
+                last = 2 if last == 1 and last_word.lower() == b"of" else 3
             run = _run_end(value, i, b'"') - i
             i += run - run % 2  # pairs of quotes are empty strings
             if not run % 2:
@@ -373,14 +503,20 @@ def _scanned_ids(value: bytes) -> list[tuple[bytes, bool]]:
         elif depth:  # inside a comment: on to the next "<", '"', "(" or ")"
             i = special.at(i)
         elif c in _SPACE:
-            i = min(word_byte.at(i), special.at(i))
+            j = min(word_byte.at(i), special.at(i))
+            if value[i:j].strip(_WHITESPACE):  # a ",", ";" or stray ">" separates
+                last = 0
+            i = j
         else:
             j = min(blank.at(i), special.at(i))
             word = value[i:j]
             if b"@" in word.strip(b"@"):
-                found.append((word, False))
+                found.append((word, 0))
+            else:
+                text = True
+            last, last_word = 1, word
             i = j
-    return found
+    return found, text
 
 
 # For parse_ids: each byte of a value as its kind, so that one bytes.find finds the next
@@ -393,6 +529,83 @@ _KINDS = bytes(_KINDS)
 del _c
 # For _bare_words: the bytes that end a bare word (_WORD_END), as blanks.
 _BREAKS = bytes.maketrans(b'\t\r\n\x0b\x0c,;<>()"', b" " * 12)
+_WHITESPACE = b" \t\r\n\x0b\x0c"
+# What may stand before and after an RFC 2047 encoded word in a threading field.
+_WORD_BEFORE = frozenset(b" \t\r\n\x0b\x0c<,;")
+_WORD_AFTER = frozenset(b" \t\r\n\x0b\x0c>,;")
+_BLANKS_AS_SPACE = bytes.maketrans(b"\t\r\n\x0b\x0c", b"     ")
+# The fields whose addresses are never a parent's id (Header.threading_ids).
+_ADDRESS_FIELDS = frozenset([b"from", b"to", b"cc", b"reply-to", b"sender"])
+
+
+def _decoded_words(value: bytes) -> bytes:
+    """``value`` with each RFC 2047 encoded word (``=?charset?Q|B?text?=``, RFC 2047 2) that
+    stands as a word of its own (after the start, a blank, ``<``, ``,`` or ``;``; before the
+    end, a blank, ``>``, ``,`` or ``;``) replaced by its bytes, and the blanks between two
+    such words dropped (RFC 2047 6.2): some mailers and relays encode whole In-Reply-To and
+    References fields (`=?utf-8?q?=3Cid=40host=3E?=`; neomutt decodes them, neomutt#2315).
+    The charset is not applied: ids are bytes, read as Latin-1 like raw ones. A word whose
+    text is not valid base64 stays as written; an ``=?`` inside an id (`<a=?b?q?c?=@d>`) is
+    no word. binascii only, and time linear in ``value`` (each search moves forward)."""
+    import binascii  # built in
+
+    starts, marks, ends = _Next(value, b"=?"), _Next(value, b"?"), _Next(value, b"?=")
+    blanks = _Next(value.translate(_BLANKS_AS_SPACE), b" ")
+    out: list[bytes] = []
+    pos = 0  # value[:pos] is done
+    after_word = False
+    n = len(value)
+    start = starts.at(0)
+    while start < n:
+        charset_end = marks.at(start + 2)
+        encoding_end = marks.at(charset_end + 1) if charset_end < n else n
+        end = ends.at(encoding_end + 1) if encoding_end < n else n
+        if end == n:
+            break
+        encoding = value[charset_end + 1 : encoding_end].upper()
+        text = value[encoding_end + 1 : end]
+        before = value[start - 1] if start else 32
+        after = value[end + 2] if end + 2 < n else 32
+        word = None
+        if (
+            before in _WORD_BEFORE
+            and after in _WORD_AFTER
+            and charset_end > start + 2
+            and blanks.at(start) > end
+        ):
+            try:
+                if encoding == b"Q":
+                    word = binascii.a2b_qp(text, header=True)
+                elif encoding == b"B":
+                    word = binascii.a2b_base64(text + b"=" * (-len(text) % 4), strict_mode=True)
+            except ValueError:  # binascii.Error
+                word = None
+        if word is None:
+            start = starts.at(start + 2)
+            continue
+        between = value[pos:start]
+        if not (after_word and not between.strip(_WHITESPACE)):
+            out.append(between)
+        out.append(word)
+        after_word = True
+        pos = end + 2
+        start = starts.at(pos)
+    out.append(value[pos:])
+    return b"".join(out)
+
+
+def _holds_word(text: bytes, word: bytes) -> bool:
+    """Whether ``word`` is in ``text`` as a whole word: neither byte beside it is one that
+    can be inside an address (``_WORD_END`` are the others)."""
+    pos = text.find(word)
+    while pos >= 0:
+        end = pos + len(word)
+        if (pos == 0 or text[pos - 1] in _WORD_END) and (
+            end == len(text) or text[end] in _WORD_END
+        ):
+            return True
+        pos = text.find(word, pos + 1)
+    return False
 
 
 def _bounded(raw: bytes, start: int, end: int, bound: int | None, last: bool = False) -> bytes:
