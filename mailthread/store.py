@@ -372,21 +372,8 @@ class Store:
 
     # -- match -----------------------------------------------------------------------------
     #
-    # The linking rules, strongest first (``decide`` tries them in this order):
-    #
-    # 1. id: the nearest of the message's own ids (Message-ID, In-Reply-To, References last
-    #    to first) that a thread holds decides. Sub-threads are found by this rule only.
-    # 2. index: the message index holds one of its ids (or one of them bound to its subject)
-    #    in a conversation: the newest whole thread holding an id of that conversation.
-    # 3. thread-index: the conversation of its Outlook Thread-Index key: the same.
-    # 4. subject: the one conversation of its reply subject within the window: the same.
-    #
-    # Stop rules: the first rule that finds a thread decides, on whatever list the thread is;
-    # a weaker rule and a farther id are never tried after it. The index (rule 2) knowing one
-    # of its parents in a conversation other than the subject's stops rule 4 even when that
-    # conversation is in no thread. A lapsed thread (``add --for``) counts as none. Lists
-    # given to ``lookup`` only filter the decided thread: one on another list means "on none
-    # of these lists".
+    # The linking rules, their order of strength and when each stops the weaker ones:
+    # ``decide``. Lists given to ``match`` filter its answer (``lookup``), nothing more.
 
     def find(self, ids: list[str], lists: tuple[str, ...] = ()) -> Hit | None:
         """The thread of the first id in ``ids`` that is stored (on one of ``lists``)."""
@@ -419,11 +406,29 @@ class Store:
         return hit
 
     def decide(self, facts, window: int | None = SUBJECT_WINDOW) -> Hit | None:
-        """The one thread a message (``message.Facts``) belongs to, on whatever list, by the
-        first of the rules above that links it (``Hit.rule`` names it): its own ids, then
-        the message index through its ids, then through its Outlook Thread-Index key, then
-        -- with a ``window`` (seconds) -- its reply subject; None when none links it.
-        ``match``, ``explain`` and ``remove`` all decide here."""
+        """The one thread a message (``message.Facts``) belongs to, on whatever list, or
+        None; ``Hit.rule`` names the rule that decided. The rules, strongest first: the
+        first that finds a live thread decides, and no weaker rule, nor a farther id, is
+        tried after it.
+
+        1. ``id``: the nearest of its ids (``facts.ids``: Message-ID, In-Reply-To, then
+           References last to first) that a thread holds. The only rule that finds a
+           sub-thread (``add --subthread``).
+        2. ``index``: the conversations the message index holds its ids in (those with an
+           "@", and those bound to its subject): the newest whole thread holding an id of
+           one of them.
+        3. ``thread-index``: the conversation of its Outlook Thread-Index key, the same way.
+           Tried also when rule 2 found conversations in no thread: recording the message
+           joins them to the key's (docs/threat-model.md, "Claimed ids", known limit).
+        4. ``subject``, with a ``window`` (seconds): the one conversation of its normalised
+           reply subject dated within the window (``_subject_conv``), the same way. Never
+           for a message without a reply prefix; stopped when the index holds one of its
+           parents in another conversation (rule 2 linked it there, thread or none), and
+           when two conversations fit.
+
+        A thread whose own lifetime has passed (``add --for``) counts as none. ``match``,
+        ``explain`` and ``remove`` all decide here; what ``record`` teaches follows the
+        same decision."""
         # One read transaction: a delivery that renumbers a conversation meanwhile cannot
         # show one statement the old numbers and the next the new ones.
         with self._errors(), self._snapshot():
@@ -463,7 +468,7 @@ class Store:
 
     def _thread_of_convs(self, convs, first=()):
         """(msgid, thread, list, conv) of the newest live whole thread holding an id of one
-        of ``convs`` -- of one of ``first`` if there is one --, or None. Sub-threads are
+        of ``convs`` (of one of ``first``, if one such thread exists), or None. Sub-threads are
         never found here: a sibling of a sub-thread's message is in its conversation too."""
         convs = sorted(set(convs))
         first = sorted(set(first))
@@ -584,19 +589,22 @@ class Store:
         by_subject = None
         if hit is not None and hit.rule == "subject":
             by_subject = next(iter(self._convs([hit.msgid]).values()), None)
-        elif not found and bound:
-            by_subject = min(bound)
-        elif not found and hit is None and window is not None:
-            # Unmarked: its subject binds it unless a stronger rule links it to a thread
-            # on a list the lookup did not ask for (``lookup``'s stop rule). With a hit by
-            # id, the id rule linked it: never its subject.
-            by_subject = self._subject_conv(facts, window)
-            if by_subject is not None and self.find(facts.ids) is not None:
+        else:
+            # Linked, if at all, only as a subject links: by ids that a subject linked,
+            # by its subject, or by its Outlook Thread-Index alone (a sender writes that as
+            # freely as a subject, and it vouches for as little).
+            if not found and bound:
+                by_subject = min(bound)
+            elif not found and hit is None and window is not None:
+                by_subject = self._subject_conv(facts, window)
+            elif len(found) == 1 and facts.thread_index in found:
+                by_subject = found[facts.thread_index][0]
+            # ...unless a thread holds one of its ids: the id rule links it, and a weaker
+            # one never overrides it (a hit by id, or none under a list filter).
+            if by_subject is not None and (
+                hit.rule == "id" if hit is not None else self.find(facts.ids) is not None
+            ):
                 by_subject = None
-        if by_subject is None and len(found) == 1 and facts.thread_index in found:
-            # Linked by its Outlook Thread-Index alone: a sender writes that as freely as a
-            # subject, and it vouches for as little.
-            by_subject = found[facts.thread_index][0]
         own = facts.own if facts.own in keys else None
         if by_subject is not None:
             # Linked by its subject alone: its ids follow only for the same subject, and no

@@ -105,6 +105,24 @@ def test_without_a_list_filter_the_stronger_link_wins(db, tmp_path, stronger):
     assert deliver(db, later) == b"watched"
 
 
+def test_a_reply_linked_by_id_teaches_by_id_though_its_parent_came_by_subject(db):
+    deliver(db, PLANS)
+    add(db, PLANS, "muted")
+    # A stranger's "Re: Plans" that nothing but its subject links: its ids are bound to
+    # that subject in the index. The user watches it (a branch of the muted thread).
+    branch = mail("p@x", "Re: Plans", 1, in_reply_to="unknown@x")
+    assert deliver(db, branch) == b"muted"
+    add(db, branch, "watched")
+    # A reply to it: its id links it to the watched thread (rule 1)...
+    reply = mail("m2@x", "Re: Plans", 2, in_reply_to="p@x", references=["p@x"])
+    assert deliver(db, reply) == b"watched"
+    # ...so its own id is learned there, and a reply naming only it follows (it was:
+    # muted, through the reply's ids bound to the subject's conversation).
+    trimmed = mail("m3@x", "Re: Plans", 3, in_reply_to="m2@x", references=["m2@x"])
+    assert rule(db, trimmed) == "id"
+    assert deliver(db, trimmed) == b"watched"
+
+
 def test_a_conversation_reached_by_ids_comes_before_one_reached_by_thread_index(db):
     alpha = mail("alpha@x", "Alpha", 0)
     deliver(db, alpha)
