@@ -105,6 +105,40 @@ def test_without_a_list_filter_the_stronger_link_wins(db, tmp_path, stronger):
     assert deliver(db, later) == b"watched"
 
 
+@pytest.mark.parametrize(
+    "stronger, weaker", [("id", "index"), ("id", "thread-index"), ("index", "thread-index")]
+)
+def test_a_stronger_link_to_another_list_is_not_overridden_by_a_weaker_id_rule(
+    db, stronger, weaker
+):
+    # Muted: alpha's conversation, with an Outlook Thread-Index, and q@x, a message of it
+    # that never reached us (only the index holds it).
+    alpha = mail("alpha@x", "Alpha", 0, extra=[f"Thread-Index: {thread_index()}"])
+    deliver(db, alpha)
+    add(db, alpha, "muted")
+    a2 = mail("a2@x", "Re: Alpha", 1, in_reply_to="q@x", references=["alpha@x", "q@x"])
+    assert deliver(db, a2) == b"muted"
+    # Watched, and newer: beta's conversation, and p@x, known to the index only.
+    beta = mail("beta@x", "Beta", 1)
+    deliver(db, beta)
+    add(db, beta, "watched")
+    b2 = mail("b2@x", "Re: Beta", 2, in_reply_to="p@x", references=["beta@x", "p@x"])
+    assert deliver(db, b2) == b"watched"
+    parent = "beta@x" if stronger == "id" else "p@x"
+    references = [parent]
+    extra = []
+    if weaker == "index":
+        references = ["q@x", parent]  # a farther parent, in the muted conversation
+    else:
+        extra = [f"Thread-Index: {thread_index(5)}"]  # the muted conversation's key
+    reply = mail("r@x", "Re: Beta", 3, in_reply_to=parent, references=references, extra=extra)
+    assert rule(db, reply) == stronger
+    assert rule(db, reply, "muted") is None
+    assert deliver(db, reply, "muted") is None
+    assert "r@x" not in thread_ids(db, "muted")
+    assert deliver(db, reply, "muted", "watched") == b"watched"
+
+
 def test_a_reply_linked_by_id_teaches_by_id_though_its_parent_came_by_subject(db):
     deliver(db, PLANS)
     add(db, PLANS, "muted")
