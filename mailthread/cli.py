@@ -301,7 +301,7 @@ def add(
     subject = header.subject()
     with settings.store() as store:
         if subthread:
-            added = store.add_subthread(facts.own, list_name, subject, lifetime)
+            added = store.add_subthread(facts.own, list_name, subject, lifetime, facts)
         else:
             added = store.add_message(facts, list_name, subject, lifetime)
     merged = f", merged {added.merged} other thread(s)" if added.merged else ""
@@ -497,13 +497,20 @@ def explain(
     """
     facts, header = message_facts(message_id)
     with settings.store() as store:
-        hit = store.lookup(facts, lists, None if no_subject else window)
+        hit = store.decide(facts, None if no_subject else window)
         thread = store.thread(hit.thread) if hit else None
     if hit is None or thread is None:
         where = f" on {', '.join(lists)}" if lists else ""
         say(
             f"in no thread{where}: none of its {len(facts.ids)} id(s) is recorded,"
             " and nothing else links it to a thread"
+        )
+        sys.exit(1)
+    if lists and hit.list not in lists:  # a weaker rule is not tried: see Store.lookup
+        say(describe(thread))
+        say(
+            f"in no thread on {', '.join(lists)}: decided by <{hit.msgid}> ({hit.rule}),"
+            f" to this thread on {hit.list}; weaker rules are not tried"
         )
         sys.exit(1)
     if hit.rule == "index":

@@ -56,7 +56,8 @@ MIGRATIONS: list[list[str]] = [
     # conversation number. date: the Date of the latest message that named the id (seconds
     # since the epoch); subject (a hash of the normalised subject, never its text) and
     # to_me are known for the messages that were seen, not for ids only named as parents.
-    # A `--subthread` thread is followed by its own ids only, never through the index.
+    # A `--subthread` thread is followed by its own ids only, never through the index (its
+    # message is indexed like any other: its siblings share that conversation).
     [
         """CREATE TABLE seen (
             msgid TEXT PRIMARY KEY,
@@ -370,6 +371,9 @@ class Store:
         return _Delivery(self)
 
     # -- match -----------------------------------------------------------------------------
+    #
+    # The linking rules, their order of strength and when each stops the weaker ones:
+    # ``decide``. Lists given to ``match`` filter its answer (``lookup``), nothing more.
 
     def find(self, ids: list[str], lists: tuple[str, ...] = ()) -> Hit | None:
         """The thread of the first id in ``ids`` that is stored (on one of ``lists``)."""
@@ -393,18 +397,63 @@ class Store:
     def lookup(
         self, facts, lists: tuple[str, ...] = (), window: int | None = SUBJECT_WINDOW
     ) -> Hit | None:
-        """The thread of a message (``message.Facts``): by its own ids, else through the
-        message index (its ids or its Outlook conversation key), else -- with a ``window``
-        -- by its reply subject."""
+        """The thread of a message (``message.Facts``) as ``decide`` finds it, if it is on
+        one of ``lists`` (any list when none is given). A message whose thread is on another
+        list is on none of them: no weaker rule, nor a farther id, is tried for it."""
+        hit = self.decide(facts, window)
+        if hit is None or (lists and hit.list not in lists):
+            return None
+        return hit
+
+    def decide(self, facts, window: int | None = SUBJECT_WINDOW) -> Hit | None:
+        """The one thread a message (``message.Facts``) belongs to, on whatever list, or
+        None; ``Hit.rule`` names the rule that decided. The rules, strongest first: the
+        first that finds a live thread decides, and no weaker rule, nor a farther id, is
+        tried after it.
+
+        1. ``id``: the nearest of its ids (``facts.ids``: Message-ID, In-Reply-To, then
+           References last to first) that a thread holds. The only rule that finds a
+           sub-thread (``add --subthread``).
+        2. ``index``: the conversations the message index holds its ids in (those with an
+           "@", and those bound to its subject): the newest whole thread holding an id of
+           one of them.
+        3. ``thread-index``: the conversation of its Outlook Thread-Index key, the same way.
+           Tried also when rule 2 found conversations in no thread: recording the message
+           joins them to the key's (docs/threat-model.md, "Claimed ids", known limit).
+        4. ``subject``, with a ``window`` (seconds): the one conversation of its normalised
+           reply subject dated within the window (``_subject_conv``), the same way. Never
+           for a message without a reply prefix; stopped when the index holds one of its
+           parents in another conversation (rule 2 linked it there, thread or none), and
+           when two conversations fit.
+
+        A thread whose own lifetime has passed (``add --for``) counts as none. ``match``,
+        ``explain`` and ``remove`` all decide here; what ``record`` teaches follows the
+        same decision."""
         # One read transaction: a delivery that renumbers a conversation meanwhile cannot
         # show one statement the old numbers and the next the new ones.
         with self._errors(), self._snapshot():
-            hit = self.find(facts.ids, lists)
-            if hit is None:
-                hit = self._find_linked(facts, lists)
-            if hit is None and window is not None:
-                hit = self._find_by_subject(facts, lists, window)
-        return hit
+            # 1. id: the nearest id a thread holds.
+            hit = self.find(facts.ids)
+            if hit is not None:
+                return hit
+            # 2. index, 3. thread-index: the conversations its keys are in. Recording the
+            # message joins them, so the key's conversation counts as well -- after the
+            # conversations of its ids.
+            keys = _keys(facts)
+            convs = self._convs(keys + _bound(facts, keys))
+            if convs:
+                by_ids = {conv for key, conv in convs.items() if "thread-index:" not in key}
+                row = self._thread_of_convs(convs.values(), by_ids)
+                if row is not None:
+                    msgid, thread, list_name, conv = row
+                    rule = "index" if conv in by_ids else "thread-index"
+                    return Hit(msgid, thread, list_name, rule)
+            # 4. subject: only for a reply that nothing above links (see _subject_conv).
+            if window is None:
+                return None
+            conv = self._subject_conv(facts, window)
+            row = None if conv is None else self._thread_of_convs([conv])
+            return None if row is None else Hit(row[0], row[1], row[2], "subject")
 
     def _convs(self, keys: list[str]) -> dict[str, int]:
         """key -> conversation, for the keys the index knows."""
@@ -417,38 +466,20 @@ class Store:
             )
         return found
 
-    def _thread_of_convs(self, convs, lists: tuple[str, ...] = ()):
-        """(msgid, thread, list, conv) of the newest whole thread holding an id of one of
-        ``convs``, or None."""
+    def _thread_of_convs(self, convs, first=()):
+        """(msgid, thread, list, conv) of the newest live whole thread holding an id of one
+        of ``convs`` (of one of ``first``, if one such thread exists), or None. Sub-threads are
+        never found here: a sibling of a sub-thread's message is in its conversation too."""
         convs = sorted(set(convs))
-        list_filter = f" AND threads.list IN ({_marks(len(lists))})" if lists else ""
+        first = sorted(set(first))
+        preferred = f"seen.conv IN ({_marks(len(first))}) DESC, " if first else ""
         return self.conn.execute(
             "SELECT ids.msgid, threads.id, threads.list, seen.conv FROM seen"
             " JOIN ids ON ids.msgid = seen.msgid JOIN threads ON threads.id = ids.thread"
             f" WHERE seen.conv IN ({_marks(len(convs))}) AND threads.subthread = 0"
-            f" AND NOT {_LAPSED}{list_filter} ORDER BY threads.id DESC LIMIT 1",
-            [*convs, *lists],
+            f" AND NOT {_LAPSED} ORDER BY {preferred}threads.id DESC LIMIT 1",
+            [*convs, *first],
         ).fetchone()
-
-    def _find_linked(self, facts, lists: tuple[str, ...]) -> Hit | None:
-        keys = _keys(facts)
-        keys += _bound(facts, keys)
-        with self._errors():
-            convs = self._convs(keys)
-            if not convs:
-                return None
-            row = self._thread_of_convs(convs.values(), lists)
-        if row is None:
-            return None
-        msgid, thread, list_name, conv = row
-        by_id = any(c == conv and "thread-index:" not in k for k, c in convs.items())
-        return Hit(msgid, thread, list_name, "index" if by_id else "thread-index")
-
-    def _find_by_subject(self, facts, lists: tuple[str, ...], window: int) -> Hit | None:
-        with self._errors():
-            conv = self._subject_conv(facts, window)
-            row = None if conv is None else self._thread_of_convs([conv], lists)
-        return None if row is None else Hit(row[0], row[1], row[2], "subject")
 
     def _subject_conv(self, facts, window: int) -> int | None:
         """For a reply that nothing else links: the one conversation with a message of the
@@ -511,8 +542,9 @@ class Store:
     ) -> None:
         """Put a message into the index and, when it matched ``hit``, count the match and
         add its own id to that thread -- one write transaction. A reply that nothing else
-        links joins, in the index, the conversation its subject names (see ``lookup``)
-        whether or not that one is in a thread, unless ``window`` is None. What a claimed
+        links -- no rule stronger than the subject links it to a thread, on any list --
+        joins, in the index, the conversation its subject names (see ``decide``) whether
+        or not that one is in a thread, unless ``window`` is None. What a claimed
         id may teach: docs/threat-model.md, "Claimed ids"."""
         with self._errors(), self._transaction():
             learnable = self._observe(facts, hit, to_me, window)
@@ -557,14 +589,22 @@ class Store:
         by_subject = None
         if hit is not None and hit.rule == "subject":
             by_subject = next(iter(self._convs([hit.msgid]).values()), None)
-        elif not found and bound:
-            by_subject = min(bound)
-        elif not found and window is not None:
-            by_subject = self._subject_conv(facts, window)
-        if by_subject is None and len(found) == 1 and facts.thread_index in found:
-            # Linked by its Outlook Thread-Index alone: a sender writes that as freely as a
-            # subject, and it vouches for as little.
-            by_subject = found[facts.thread_index][0]
+        else:
+            # Linked, if at all, only as a subject links: by ids that a subject linked,
+            # by its subject, or by its Outlook Thread-Index alone (a sender writes that as
+            # freely as a subject, and it vouches for as little).
+            if not found and bound:
+                by_subject = min(bound)
+            elif not found and hit is None and window is not None:
+                by_subject = self._subject_conv(facts, window)
+            elif len(found) == 1 and facts.thread_index in found:
+                by_subject = found[facts.thread_index][0]
+            # ...unless a thread holds one of its ids: the id rule links it, and a weaker
+            # one never overrides it (a hit by id, or none under a list filter).
+            if by_subject is not None and (
+                hit.rule == "id" if hit is not None else self.find(facts.ids) is not None
+            ):
+                by_subject = None
         own = facts.own if facts.own in keys else None
         if by_subject is not None:
             # Linked by its subject alone: its ids follow only for the same subject, and no
@@ -827,13 +867,28 @@ class Store:
         )
 
     def add_subthread(
-        self, own_id: str, list_name: str, subject: str | None, lifetime: int | None = None
+        self,
+        own_id: str,
+        list_name: str,
+        subject: str | None,
+        lifetime: int | None = None,
+        facts=None,
+        to_me: bool | None = None,
     ) -> Added:
-        """Record ``own_id`` alone as a thread on ``list_name``; the thread it was in keeps
-        its other ids, so the message's siblings keep their list and its replies follow
-        the new one (the nearest stored id decides)."""
+        """Record ``own_id`` alone as a thread on ``list_name`` (Thunderbird's "Ignore
+        Subthread"); the thread it was in keeps its other ids, so the message's siblings
+        keep their list and its replies follow the new one (the nearest stored id decides).
+
+        ``facts`` (``message.Facts`` of the message): it goes into the message index like
+        any other added message, so that its link to its parents outlives the sub-thread:
+        once the sub-thread is removed or expired, a reply naming only this message falls
+        back to the enclosing thread through the index. The sub-thread itself is found by
+        its ids only (rule 1), never through the index: the message's siblings share its
+        conversation and must keep the enclosing thread's list."""
         conn = self.conn
         with self._errors(), self._transaction():
+            if facts is not None:
+                self._observe(facts, None, to_me)
             row = conn.execute("SELECT thread FROM ids WHERE msgid = ?", (own_id,)).fetchone()
             if row is not None:
                 (old,) = row
