@@ -541,57 +541,69 @@ _ADDRESS_FIELDS = frozenset([b"from", b"to", b"cc", b"reply-to", b"sender"])
 def _decoded_words(value: bytes) -> bytes:
     """``value`` with each RFC 2047 encoded word (``=?charset?Q|B?text?=``, RFC 2047 2) that
     stands as a word of its own (after the start, a blank, ``<``, ``,`` or ``;``; before the
-    end, a blank, ``>``, ``,`` or ``;``) replaced by its bytes, and the blanks between two
-    such words dropped (RFC 2047 6.2): some mailers and relays encode whole In-Reply-To and
-    References fields (`=?utf-8?q?=3Cid=40host=3E?=`; neomutt decodes them, neomutt#2315).
-    The charset is not applied: ids are bytes, read as Latin-1 like raw ones. A word whose
-    text is not valid base64 stays as written; an ``=?`` inside an id (`<a=?b?q?c?=@d>`) is
-    no word. binascii only, and time linear in ``value`` (each search moves forward)."""
-    import binascii  # built in
-
-    starts, marks, ends = _Next(value, b"=?"), _Next(value, b"?"), _Next(value, b"?=")
-    blanks = _Next(value.translate(_BLANKS_AS_SPACE), b" ")
+    end, a blank, ``>``, ``,`` or ``;``; no blank inside) replaced by its bytes, and the
+    blanks between two such words dropped (RFC 2047 6.2): some mailers and relays encode
+    whole In-Reply-To and References fields (`=?utf-8?q?=3Cid=40host=3E?=`; neomutt decodes
+    them, neomutt#2315). Decoded by ``email.header`` (``_word_bytes``), the charset not
+    applied: ids are bytes, read as Latin-1 like raw ones. A word ``email.header`` cannot
+    decode (broken base64) stays as written; an ``=?`` inside an id (`<a=?b?q?c?=@d>`) is no
+    word. Time linear in ``value`` (``encoded_words``)."""
     out: list[bytes] = []
     pos = 0  # value[:pos] is done
     after_word = False
     n = len(value)
-    start = starts.at(0)
-    while start < n:
-        charset_end = marks.at(start + 2)
-        encoding_end = marks.at(charset_end + 1) if charset_end < n else n
-        end = ends.at(encoding_end + 1) if encoding_end < n else n
-        if end == n:
-            break
-        encoding = value[charset_end + 1 : encoding_end].upper()
-        text = value[encoding_end + 1 : end]
+    blanks = _Next(value.translate(_BLANKS_AS_SPACE), b" ")
+    for start, end, _ in encoded_words(value):
         before = value[start - 1] if start else 32
-        after = value[end + 2] if end + 2 < n else 32
-        word = None
-        if (
-            before in _WORD_BEFORE
-            and after in _WORD_AFTER
-            and charset_end > start + 2
-            and blanks.at(start) > end
-        ):
-            try:
-                if encoding == b"Q":
-                    word = binascii.a2b_qp(text, header=True)
-                elif encoding == b"B":
-                    word = binascii.a2b_base64(text + b"=" * (-len(text) % 4), strict_mode=True)
-            except ValueError:  # binascii.Error
-                word = None
+        after = value[end] if end < n else 32
+        if before not in _WORD_BEFORE or after not in _WORD_AFTER or blanks.at(start) < end:
+            continue
+        word = _word_bytes(value, [(start, end)])
         if word is None:
-            start = starts.at(start + 2)
             continue
         between = value[pos:start]
         if not (after_word and not between.strip(_WHITESPACE)):
             out.append(between)
         out.append(word)
         after_word = True
-        pos = end + 2
-        start = starts.at(pos)
+        pos = end
     out.append(value[pos:])
     return b"".join(out)
+
+
+def encoded_words(value: bytes) -> list[tuple[int, int, str]]:
+    """(start, end, lower-case charset) of each RFC 2047 encoded word of ``value``, as
+    ``email.header`` reads them (its ``ecre``: ``=?charset?Q|B?text?=``, the text up to the
+    first ``?=``, blanks allowed), but no word holds a line break (``decode_header`` splits
+    lines first) and the charset is never empty.
+
+    Found by bytes searches that only move forward: time linear in ``value``. (``ecre``
+    itself, run over a value, is quadratic: 64 KiB of an unterminated ``=?a?q?xx`` took it
+    5 s.)"""
+    n = len(value)
+    starts, charset_ends = _Next(value, b"=?"), _Next(value, b"?")
+    text_starts, ends = _Next(value, b"?"), _Next(value, b"?=")
+    breaks = _Next(value.translate(_LINE_BREAKS_AS_LF), b"\n")
+    found: list[tuple[int, int, str]] = []
+    start = starts.at(0)
+    while start < n:
+        charset_end = charset_ends.at(start + 2)
+        text_start = text_starts.at(charset_end + 1) if charset_end < n else n
+        end = ends.at(text_start + 1) if text_start < n else n
+        if end == n:
+            break
+        if (
+            charset_end > start + 2
+            and text_start == charset_end + 2
+            and value[charset_end + 1] in b"QqBb"
+            and breaks.at(start) > end
+        ):
+            charset = value[start + 2 : charset_end].decode("latin-1").lower()
+            found.append((start, end + 2, charset))
+            start = starts.at(end + 2)
+        else:
+            start = starts.at(start + 1)
+    return found
 
 
 def _holds_word(text: bytes, word: bytes) -> bool:
@@ -720,20 +732,11 @@ def decode_words(value: bytes) -> str:
     """
     if b"=?" not in value:
         return value.decode("utf-8", "replace")
-    from email.header import ecre  # not on the match path of a plain subject
-
-    # Latin-1 maps each byte to one character and back: positions in text are positions
-    # in value, and what decode_header gives back as bytes are the bytes as written.
-    text = value.decode("latin-1")
     out: list[str] = []
     done = 0  # value[:done] is in out
     run: list[tuple[int, int]] = []  # adjacent words of one charset: (start, end)
     run_charset = ""
-    for word in ecre.finditer(text):
-        start, end = word.span()
-        if _LINE_BREAKS.intersection(value[start:end]):
-            continue  # decode_header splits lines at these: not a word to it, text here
-        charset = word["charset"].lower()
+    for start, end, charset in encoded_words(value):
         if run and not value[run[-1][1] : start].strip(b" \t\r\n"):  # adjacent to the run
             if charset == run_charset:
                 run.append((start, end))
@@ -755,7 +758,7 @@ def decode_words(value: bytes) -> str:
 
 # What str.splitlines() ends a line at among Latin-1 characters: decode_header splits at
 # them, so a word holding one of them is no word to it.
-_LINE_BREAKS = frozenset(b"\n\r\x0b\x0c\x1c\x1d\x1e\x85")
+_LINE_BREAKS_AS_LF = bytes.maketrans(b"\r\x0b\x0c\x1c\x1d\x1e\x85", b"\n" * 7)
 
 
 def _decoded_run(value: bytes, run: list[tuple[int, int]], charset: str) -> str:
