@@ -45,6 +45,7 @@ WORST = {
     "8,192 empty Q words": fill(b"=?a?q??="),
     "alternating charsets": fill(b"=?a?q?x?==?b?q?x?="),
     "unclosed words": fill(b"=?utf-8?q?"),
+    "look-alikes without an end (quadratic in email.header's ecre)": fill(b"=?a?q?xx"),
     "broken base64 words": fill(b"=?utf-8?b?A?="),
     "text and words": fill(b"x =?utf-8?q?a?= "),
 }
