@@ -173,8 +173,10 @@ class Header:
         ]
         if not values:
             return ids
-        text = b"\n".join(values).lower()
-        return [msgid for msgid in ids if not _holds_word(text, msgid.encode("latin-1").lower())]
+        # A set of words, not a search for each id: many ids and many near-miss addresses
+        # (`<a@a>` x 13,000 against `xa@ax` x 11,000) took a search per id 40 s.
+        own = addresses(values)
+        return [msgid for msgid in ids if msgid.lower() not in own]
 
     def own_id(self) -> str | None:
         own = self.threading_ids()[0]
@@ -604,20 +606,6 @@ def encoded_words(value: bytes) -> list[tuple[int, int, str]]:
         else:
             start = starts.at(start + 1)
     return found
-
-
-def _holds_word(text: bytes, word: bytes) -> bool:
-    """Whether ``word`` is in ``text`` as a whole word: neither byte beside it is one that
-    can be inside an address (``_WORD_END`` are the others)."""
-    pos = text.find(word)
-    while pos >= 0:
-        end = pos + len(word)
-        if (pos == 0 or text[pos - 1] in _WORD_END) and (
-            end == len(text) or text[end] in _WORD_END
-        ):
-            return True
-        pos = text.find(word, pos + 1)
-    return False
 
 
 def _bounded(raw: bytes, start: int, end: int, bound: int | None, last: bool = False) -> bytes:
