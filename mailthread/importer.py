@@ -161,9 +161,9 @@ def is_postmark(line: bytes) -> bool:
         return False
     day = _NUMBER.match(words[1])
     time = _TIME.match(words[2])
-    if not day or not 1 <= int(day[0]) <= 31 or not time:
+    if not day or not 1 <= _int(day[0]) <= 31 or not time:
         return False
-    hour, minute, second = (int(n or 0) for n in time.groups())
+    hour, minute, second = (_int(n or b"0") for n in time.groups())
     if not (0 <= hour <= 23 and 0 <= minute <= 59 and 0 <= second <= 60):
         return False
     words = words[3:]
@@ -172,7 +172,14 @@ def is_postmark(line: bytes) -> bool:
         if words and words[0][:1].isalpha():
             words = words[1:]
     year = _NUMBER.match(words[0]) if words else None
-    return bool(year) and 0 <= int(year[0]) <= 9999
+    return bool(year) and 0 <= _int(year[0]) <= 9999
+
+
+def _int(number: bytes) -> int:
+    """The value of a ``_NUMBER``; 10**10 for more than ten digits, where C's sscanf would
+    overflow (and int() refuses more than 4,300 digits: a body line of them stopped a whole
+    import with a traceback)."""
+    return int(number) if len(number.lstrip(b"+-")) <= 10 else 10**10
 
 
 def _open_regular(path: str):
