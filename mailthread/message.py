@@ -352,6 +352,9 @@ def typed_id(typed: bytes) -> str | None:
     `<"16913 Tue Apr 9 14:24:59 1996"@host>`), and anything else whole, without its blanks
     (an id holding ``;`` or ``(``, a garbage id such as `yes`). None when nothing is left."""
     value = _readable(typed).strip()
+    name, colon, rest = value.partition(b":")
+    if colon and name.strip().lower() in (b"message-id", b"in-reply-to", b"references"):
+        value = rest.strip()  # a header line pasted whole
     if value.startswith(b"<"):
         if b'"' in value or b"(" in value or b")" in value:
             found = _scanned_ids(value)[0]
@@ -415,12 +418,31 @@ def _plain_ids(value: bytes, after_word: bool = False) -> list[tuple[bytes, int]
                 kind = 1
                 if after_word:
                     before = outside.rstrip(_WHITESPACE)[-1:]
-                    if before and before not in b",;<":
+                    if before and before not in b",;<" and not _dated(outside):
                         kind = 2
                 found.append((msgid, kind))
     if b"@" in rest:
         found += _bare_words(rest)
     return found
+
+
+def _dated(text: bytes) -> bool:
+    """Whether ``text`` (no quotes) holds the word ``of`` and after it a date: a time
+    (``11:20``) or a year (four digits, 1900 to 2099). `Your message of Wed, 2 May 2001
+    11:20:14 -0400 <ID>` (rmail, old Gnus); a display name holds no date."""
+    words = text.translate(_BREAKS).lower().split()
+    if b"of" not in words:
+        return False
+    return any(_date_word(word) for word in words[words.index(b"of") + 1 :])
+
+
+def _date_word(word: bytes) -> bool:
+    """Whether ``word`` is a time (``11:20``, ``11:20:14``, a trailing ``.`` allowed) or a
+    year from 1900 to 2099."""
+    word = word.rstrip(b".")
+    if b":" in word:
+        return all(part.isdigit() and len(part) <= 2 for part in word.split(b":", 3))
+    return len(word) == 4 and word.isdigit() and word[:2] in (b"19", b"20")
 
 
 def _bare_words(text: bytes) -> list[tuple[bytes, int]]:
@@ -440,6 +462,9 @@ def _scanned_ids(value: bytes) -> tuple[list[tuple[bytes, int]], bool]:
     # quoted string (a display name: `"Doug Smith" <doug@example.org>`).
     last = 0
     last_word = b""
+    # Since the last bracketed token: whether the word "of" came, and a date after it
+    # (`of Wed, 2 May 2001 11:20:14 -0400 <ID>`, unquoted; ``_dated``).
+    after_of = dated = False
     text = False
     n = len(value)
     kinds = value.translate(_KINDS)
@@ -466,8 +491,9 @@ def _scanned_ids(value: bytes) -> tuple[list[tuple[bytes, int]], bool]:
                 # Blanks inside brackets are folding or garbage, never part of an id.
                 msgid = b"".join(value[i + 1 : close].split())
                 if msgid:
-                    found.append((msgid, 2 if last in (1, 3) else 1))
+                    found.append((msgid, 2 if last in (1, 3) and not dated else 1))
                 last = 0
+                after_of = dated = False
             i = close + 1
         elif c == 34:  # '"': a quoted string, inside a comment or not
             if not depth:
@@ -516,6 +542,10 @@ def _scanned_ids(value: bytes) -> tuple[list[tuple[bytes, int]], bool]:
                 found.append((word, 0))
             else:
                 text = True
+                if after_of:
+                    dated = dated or _date_word(word)
+                else:
+                    after_of = word.lower() == b"of"
             last, last_word = 1, word
             i = j
     return found, text
@@ -555,14 +585,24 @@ def _decoded_words(value: bytes) -> bytes:
     after_word = False
     n = len(value)
     blanks = _Next(value.translate(_BLANKS_AS_SPACE), b" ")
+    # Words with nothing between them are one run (RFC 2047 6.2; neomutt and email.header
+    # decode `=?utf-8?q?=3C12?==?utf-8?q?34=40host=3E?=` so), standing alone as a whole.
+    runs: list[list[tuple[int, int]]] = []
     for start, end, _ in encoded_words(value):
+        if runs and runs[-1][-1][1] == start:
+            runs[-1].append((start, end))
+        else:
+            runs.append([(start, end)])
+    for run in runs:
+        start, end = run[0][0], run[-1][1]
         before = value[start - 1] if start else 32
         after = value[end] if end < n else 32
         if before not in _WORD_BEFORE or after not in _WORD_AFTER or blanks.at(start) < end:
             continue
-        word = _word_bytes(value, [(start, end)])
-        if word is None:
+        pieces = [_word_bytes(value, [one]) for one in run]
+        if None in pieces:
             continue
+        word = b"".join(pieces)
         between = value[pos:start]
         if not (after_word and not between.strip(_WHITESPACE)):
             out.append(between)

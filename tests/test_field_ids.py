@@ -204,6 +204,15 @@ FAMILIES = {
         (b'<id-1@h> (doug@example.org\'s message of "Wed, 02 May 2001")', ["id-1@h"]),
         (b'Doug Smith\'s message of "Wed, 02 May 2001 11:20:14 -0400" <id-1@h>', ["id-1@h"]),
         (b"Doug Example <doug@example.org>'s message of Wed, 2 May 2001 11:20:14 -0400", []),
+        # the date unquoted: after "of", a time or a year says it is a date, not a name
+        (b"Doug Example's message of Wed, 2 May 2001 11:20:14 -0400 <id-1@h>", ["id-1@h"]),
+        (b"Your message of Wed, 02 May 2001 11:20:14 EDT. <id-1@h>", ["id-1@h"]),
+        (b"Message from Doug <doug@example.org> of Wed, 02 May 2001. <id-1@h>", ["id-1@h"]),
+        (b"Your message of Wed, 02 May 2001 <id-1@h>; from Alice <alice@o.example>", ["id-1@h"]),
+        # ... while "of" in a display name dates nothing
+        (b"Message from John of Acme <john@acme.example>", []),
+        (b"Message from John of Acme <john@acme.example> of " + DATE + b" <id-1@h>", ["id-1@h"]),
+        (b'Message from "John" of Acme <john@acme.example> of 02 May 2001 <id-1@h>', ["id-1@h"]),
     ],
     "plain and bare ids, and bare words in a sentence": [
         (b"<id-1@h> <id-2@h>", ["id-1@h", "id-2@h"]),  # usrp-users/cur/003908
@@ -288,6 +297,13 @@ def test_exmh_reply_to_a_list_does_not_mute_the_senders_other_mail(db):
         (b"=?utf-8?q?=3Cid-1=40h=3E?= =?utf-8?b?PGlkLTJAaD4=?=", ["id-1@h", "id-2@h"]),
         (b"=?us-ascii?q?=3Cid-1=40h=3E_=3Cid-2=40h=3E?=", ["id-1@h", "id-2@h"]),
         (b"<plain@h> =?utf-8?q?=3Cid-1=40h=3E?=", ["plain@h", "id-1@h"]),
+        # adjacent words with nothing between them are one run (RFC 2047 6.2)
+        (b"=?utf-8?q?=3Cid-1=40?==?utf-8?q?h=3E?=", ["id-1@h"]),
+        (b"=?utf-8?q?=3Cid-1=40?==?utf-8?b?aD4=?= <plain@h>", ["id-1@h", "plain@h"]),
+        (
+            b"<x=?utf-8?q?=3Cid-1=40?==?utf-8?q?h=3E?=@h>",
+            ["x=?utf-8?q?=3Cid-1=40?==?utf-8?q?h=3E?=@h"],
+        ),
         (b"=?utf-8?q?=3Cid-1=40h=3E?=, <plain@h>", ["id-1@h", "plain@h"]),
         # undecodable: kept as written; inside an id: no encoded word
         (b"=?utf-8?q?=3Cb=40h=3E?= <plain@h> =?utf-8?b?!!!?=", ["b@h", "plain@h"]),
@@ -348,6 +364,9 @@ def test_message_id_option_finds_a_quoted_id_however_typed(db):
         '"16913 Tue Apr 9 14:24:59 1996"@bnr.example',
         ' <"16913 Tue Apr 9\n 14:24:59 1996"@bnr.example> ',
         "=?utf-8?q?=3C=2216913_Tue_Apr_9_14=3A24=3A59_1996=22=40bnr=2Eexample=3E?=",
+        # the header line pasted whole
+        'Message-ID: <"16913 Tue Apr 9 14:24:59 1996"@bnr.example>',
+        'message-id:<"16913 Tue Apr 9 14:24:59 1996"@bnr.example>',
     ]:
         assert "the id given" in ok(run(["explain", "--message-id", typed], db=db)), typed
 
