@@ -134,26 +134,33 @@ class Header:
         In-Reply-To ids go before References' first one: the nearest parent is References'
         last id (notmuch does the same).
 
-        With a ``bound`` (bytes), a longer field is read in part (``_bounded``): the first
-        ``bound`` bytes of Message-ID and In-Reply-To, whose first id is the message's own
-        and its parent's, and the last of References, which ends with the nearest ancestors
-        (RFC 5322 3.6.4)."""
+        With a ``bound`` (bytes), each of the three is read from at most ``bound`` bytes in
+        all, whole ids only (``_bounded``): the first of Message-ID and In-Reply-To, whose
+        first id is the message's own and its parent's, and the last of References, which
+        ends with the nearest ancestors (RFC 5322 3.6.4). In all, not in each field: a
+        message of 15 Message-ID fields of 64 KiB each made one bound per field cost a
+        second and a half."""
         own: list[str] = []
         parents: list[str] = []
         references: list[str] = []
         free_text = False
         raw = self.raw
-        for name, _, value_start, field_end in self.fields():
+        threading = [
+            (name, value_start, field_end)
+            for name, _, value_start, field_end in self.fields()
+            if name in _THREADING_FIELDS
+        ]
+        for name, value_start, field_end, left in _within(threading, bound):
             if name == b"references":
                 # Bare ids are real here: ZTE mail writes `References: id1,id2`.
-                value = _bounded(raw, value_start, field_end, bound, last=True)
+                value = _bounded(raw, value_start, field_end, left, last=True)
                 references += parse_ids(value, bare=True)
             elif name == b"in-reply-to":
-                found, text = reply_ids(_bounded(raw, value_start, field_end, bound))
+                found, text = reply_ids(_bounded(raw, value_start, field_end, left))
                 parents += found
                 free_text = free_text or text
-            elif name == b"message-id":
-                own += parse_ids(_bounded(raw, value_start, field_end, bound), bare=False)
+            else:
+                own += parse_ids(_bounded(raw, value_start, field_end, left), bare=False)
         if parents:
             parents = self._not_own_addresses(parents, bound)
             if free_text and references:
@@ -231,7 +238,8 @@ class Header:
 
     def recipients(self) -> tuple[set[str], set[str]]:
         """The addresses in To (and Resent-To) and in Cc, lower-cased."""
-        return addresses(self.field_values(b"to")), addresses(self.field_values(b"cc"))
+        to = self.field_values(b"to", FACT_BYTES)
+        return addresses(to), addresses(self.field_values(b"cc", FACT_BYTES))
 
     def field_values(self, name: bytes, bound: int | None = None) -> list[bytes]:
         """The unfolded raw values of every field called ``name`` (ASCII, any case); with a
@@ -427,22 +435,47 @@ def _plain_ids(value: bytes, after_word: bool = False) -> list[tuple[bytes, int]
 
 
 def _dated(text: bytes) -> bool:
-    """Whether ``text`` (no quotes) holds the word ``of`` and after it a date: a time
-    (``11:20``) or a year (four digits, 1900 to 2099). `Your message of Wed, 2 May 2001
-    11:20:14 -0400 <ID>` (rmail, old Gnus); a display name holds no date."""
+    """Whether ``text`` (no quotes) ends in the word ``of`` and a date: every word after
+    the last ``of`` a word of a date (``_date_word``), a time among them. `Your message of
+    Wed, 2 May 2001 11:20:14 -0400 <ID>` (rmail, older Gnus) is dated; a display name such
+    as `Class of 1999 Reunion` or `Bob of Accounts, ext 12:30` is not."""
     words = text.translate(_BREAKS).lower().split()
     if b"of" not in words:
         return False
-    return any(_date_word(word) for word in words[words.index(b"of") + 1 :])
+    after = words[len(words) - words[::-1].index(b"of") :]
+    return all(_date_word(word) for word in after) and any(map(_time_word, after))
 
 
 def _date_word(word: bytes) -> bool:
-    """Whether ``word`` is a time (``11:20``, ``11:20:14``, a trailing ``.`` allowed) or a
-    year from 1900 to 2099."""
-    word = word.rstrip(b".")
-    if b":" in word:
-        return all(part.isdigit() and len(part) <= 2 for part in word.split(b":", 3))
-    return len(word) == 4 and word.isdigit() and word[:2] in (b"19", b"20")
+    """Whether ``word`` (lower case) can be part of an RFC 5322 date as mailers write one
+    in a reply line: a weekday or month name, a day or year number, a time, a zone
+    (``-0400``, ``edt``), ``at``, ``am``, ``pm``; a trailing ``.`` or ``,`` allowed."""
+    word = word.rstrip(b".,")
+    if word.isdigit():
+        return len(word) <= 4
+    if word[:1] in (b"+", b"-"):
+        return len(word) == 5 and word[1:].isdigit()
+    return (
+        _time_word(word)
+        or word[:3] in _DATE_NAMES
+        and word.isalpha()
+        and len(word) <= 9
+        or word in _DATE_WORDS
+    )
+
+
+def _time_word(word: bytes) -> bool:
+    """Whether ``word`` is a time: ``11:20``, ``11:20:14``, a trailing ``.`` allowed."""
+    parts = word.rstrip(b".,").split(b":", 3)
+    return 2 <= len(parts) <= 3 and all(p.isdigit() and len(p) <= 2 for p in parts)
+
+
+_DATE_NAMES = frozenset(b"mon tue wed thu fri sat sun jan feb mar apr may jun jul aug sep".split())
+_DATE_NAMES |= frozenset(b"oct nov dec".split())
+_DATE_WORDS = frozenset(
+    b"at am pm ut utc gmt z edt est cdt cst mdt mst pdt pst bst ist cet cest met mest dst"
+    b" eet eest wet west jst".split()
+)
 
 
 def _bare_words(text: bytes) -> list[tuple[bytes, int]]:
@@ -462,8 +495,9 @@ def _scanned_ids(value: bytes) -> tuple[list[tuple[bytes, int]], bool]:
     # quoted string (a display name: `"Doug Smith" <doug@example.org>`).
     last = 0
     last_word = b""
-    # Since the last bracketed token: whether the word "of" came, and a date after it
-    # (`of Wed, 2 May 2001 11:20:14 -0400 <ID>`, unquoted; ``_dated``).
+    # Since the last bracketed token: whether the word "of" came with only words of a
+    # date after it, and a time among them (`of Wed, 2 May 2001 11:20:14 -0400 <ID>`,
+    # unquoted; ``_dated``).
     after_of = dated = False
     text = False
     n = len(value)
@@ -540,12 +574,16 @@ def _scanned_ids(value: bytes) -> tuple[list[tuple[bytes, int]], bool]:
             word = value[i:j]
             if b"@" in word.strip(b"@"):
                 found.append((word, 0))
+                after_of = dated = False
             else:
                 text = True
-                if after_of:
-                    dated = dated or _date_word(word)
+                lower = word.lower()
+                if lower == b"of":
+                    after_of, dated = True, False
+                elif after_of and _date_word(lower):
+                    dated = dated or _time_word(lower)
                 else:
-                    after_of = word.lower() == b"of"
+                    after_of = dated = False
             last, last_word = 1, word
             i = j
     return found, text
@@ -646,6 +684,31 @@ def encoded_words(value: bytes) -> list[tuple[int, int, str]]:
         else:
             start = starts.at(start + 1)
     return found
+
+
+_THREADING_FIELDS = frozenset([b"message-id", b"in-reply-to", b"references"])
+
+
+def _within(
+    fields: list[tuple[bytes, int, int]], bound: int | None
+) -> list[tuple[bytes, int, int, int | None]]:
+    """``fields`` (name, value start, value end) with the bound each is read with
+    (``_bounded``), so that each name has at most ``bound`` bytes of values in all:
+    References the last ones, the others the first ones; fields past it are left out.
+    In header order."""
+    if bound is None:
+        return [(name, start, end, None) for name, start, end in fields]
+    left = dict.fromkeys(_THREADING_FIELDS, bound)
+    kept: list[tuple[bytes, int, int, int | None]] = []
+    for name, start, end in reversed(fields):
+        if name == b"references" and left[name] > 0:
+            kept.append((name, start, end, left[name]))
+            left[name] -= end - start
+    for name, start, end in fields:
+        if name != b"references" and left[name] > 0:
+            kept.append((name, start, end, left[name]))
+            left[name] -= end - start
+    return sorted(kept, key=lambda field: field[1])
 
 
 def _bounded(raw: bytes, start: int, end: int, bound: int | None, last: bool = False) -> bytes:

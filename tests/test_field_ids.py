@@ -207,12 +207,26 @@ FAMILIES = {
         # the date unquoted: after "of", a time or a year says it is a date, not a name
         (b"Doug Example's message of Wed, 2 May 2001 11:20:14 -0400 <id-1@h>", ["id-1@h"]),
         (b"Your message of Wed, 02 May 2001 11:20:14 EDT. <id-1@h>", ["id-1@h"]),
-        (b"Message from Doug <doug@example.org> of Wed, 02 May 2001. <id-1@h>", ["id-1@h"]),
-        (b"Your message of Wed, 02 May 2001 <id-1@h>; from Alice <alice@o.example>", ["id-1@h"]),
+        (b"Message from Doug <doug@example.org> of Wed, 02 May 2001 11:20. <id-1@h>", ["id-1@h"]),
+        (b"Your message of 2 May 2001 11:20 <id-1@h>; from Al <al@o.example>", ["id-1@h"]),
         # ... while "of" in a display name dates nothing
         (b"Message from John of Acme <john@acme.example>", []),
+        # ... nor does a year or a time in one: every word after "of" must be a date's
+        (b"Message from Class of 1999 Reunion <reunion@school.example>", []),
+        (b"Message from Class of 1999 <reunion@school.example>", []),
+        (b"Message from Dept of Physics 2001 <phys@x.example>", []),
+        (b"Message from Team of 24:7 Support <support@example.org>", []),
+        (b"Message from Bob of Accounts, ext 12:30 <bob@x.example>", []),
+        (b'Message from "Bob" of 2001 <bob@x.example>', []),
+        (b"Your message of Wed, 02 May 2001 <id-1@h>", []),  # no time: not known a date
+        (
+            b"Message from Class of 1999 Reunion <reunion@school.example>\n   of "
+            + DATE
+            + b" <picnic-1@school.example>",
+            ["picnic-1@school.example"],
+        ),
         (b"Message from John of Acme <john@acme.example> of " + DATE + b" <id-1@h>", ["id-1@h"]),
-        (b'Message from "John" of Acme <john@acme.example> of 02 May 2001 <id-1@h>', ["id-1@h"]),
+        (b'Message from "John" of Acme <john@acme.example> of 02 May 2001 9:15 <i@h>', ["i@h"]),
     ],
     "plain and bare ids, and bare words in a sentence": [
         (b"<id-1@h> <id-2@h>", ["id-1@h", "id-2@h"]),  # usrp-users/cur/003908

@@ -542,3 +542,24 @@ def test_in_reply_to_ids_against_a_megabyte_of_near_miss_addresses():
         b"In-Reply-To: " + b"<a@a>" * (MB // 5) + b" <DOUG@example.org>\n\n"
     )
     assert Header(raw).threading_ids()[1] == ["a@a"] * (MB // 5)
+
+
+def test_the_bound_is_for_all_fields_of_a_name_not_each():
+    # 15 Message-ID fields of 64 KiB each cost match a second and a half when each field
+    # had a bound of its own; the bound is now for all fields of one name.
+    from mailthread.message import FACT_BYTES
+
+    many = references(FACT_BYTES // 20)  # over FACT_BYTES
+    raw = (
+        b"Message-ID: <own@h>\nMessage-ID: " + many + b"\n"
+        b"In-Reply-To: " + many + b"\nIn-Reply-To: <late@h>\n"
+        b"References: <early@h>\nReferences: " + many + b"\n\n"
+    )
+    own, parents, refs = Header(raw).threading_ids(FACT_BYTES)
+    assert own[0] == "own@h" and "late@h" not in parents and "early@h" not in refs
+    for ids in (own, parents, refs):  # "<id> " for each: at most FACT_BYTES in all
+        assert sum(len(msgid) + 3 for msgid in ids) <= FACT_BYTES + 3
+    assert refs[-1] == whole_ids_within(many, 0, len(many))[-1]  # the nearest parent
+    # Without a bound every id is read.
+    own, parents, refs = Header(raw).threading_ids()
+    assert "late@h" in parents and refs[0] == "early@h"
