@@ -358,11 +358,21 @@ def typed_id(typed: bytes) -> str | None:
     the message: encoded words decoded, then ``<id>`` as a Message-ID field's first id is
     read (blanks and line breaks anywhere, a quoted local part with blanks as in
     `<"16913 Tue Apr 9 14:24:59 1996"@host>`), and anything else whole, without its blanks
-    (an id holding ``;`` or ``(``, a garbage id such as `yes`). None when nothing is left."""
+    (an id holding ``;`` or ``(``, a garbage id such as `yes`). A header line pasted whole
+    gives what the field names: a Message-ID line its id, an In-Reply-To line the parent
+    ``reply_ids`` reads (never the sender's address), a References line its last id. None
+    when nothing is left."""
     value = _readable(typed).strip()
     name, colon, rest = value.partition(b":")
-    if colon and name.strip().lower() in (b"message-id", b"in-reply-to", b"references"):
-        value = rest.strip()  # a header line pasted whole
+    name = name.strip().lower()
+    if colon and name in _THREADING_FIELDS:  # a header line pasted whole
+        value = rest.strip()
+        if name == b"in-reply-to":  # the parent, read as the field is
+            found = reply_ids(value)[0]
+            return found[0] if found else None
+        if name == b"references":  # the nearest parent: the last id
+            found = parse_ids(value, bare=True)
+            return found[-1] if found else None
     if value.startswith(b"<"):
         if b'"' in value or b"(" in value or b")" in value:
             found = _scanned_ids(value)[0]

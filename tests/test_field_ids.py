@@ -381,6 +381,9 @@ def test_message_id_option_finds_a_quoted_id_however_typed(db):
         # the header line pasted whole
         'Message-ID: <"16913 Tue Apr 9 14:24:59 1996"@bnr.example>',
         'message-id:<"16913 Tue Apr 9 14:24:59 1996"@bnr.example>',
+        'In-Reply-To: Message from Doug <doug@example.org> of "Wed."'
+        ' <"16913 Tue Apr 9 14:24:59 1996"@bnr.example>',
+        'References: <doug@example.org> <"16913 Tue Apr 9 14:24:59 1996"@bnr.example>',
     ]:
         assert "the id given" in ok(run(["explain", "--message-id", typed], db=db)), typed
 
