@@ -11,7 +11,7 @@ import click
 
 from mailthread import __version__, filter
 from mailthread.filter import printable
-from mailthread.message import FACT_BYTES, Facts, Header, typed_id
+from mailthread.message import FACT_BYTES, Facts, Header, is_msgid, typed_id
 from mailthread.store import (
     DEFAULT_TIMEOUT,
     PathError,
@@ -255,6 +255,8 @@ def add(
     pasted git format-patch, a bounce, a digest) starts nothing, and only the message's own
     header is read. By default all of its ids (Message-ID, In-Reply-To, References) become one
     thread on LIST; recorded threads that share an id are merged into it and move to LIST.
+    Tokens without an "@" between other characters (<yes>, <1>, <a@>) are no message ids:
+    never recorded.
     Several messages: tag them in mutt (the example macros pipe each on its own), or
     import a mailbox with --mailbox.
 
@@ -294,6 +296,13 @@ def add(
     facts = header.facts()
     if not (facts.own if subthread else facts.ids):
         what = "Message-ID" if subthread else "Message-ID, In-Reply-To or References"
+        own, parents, references = header.threading_ids(FACT_BYTES)
+        garbage = own[:1] if subthread else own + parents + references
+        if garbage:
+            raise Failure(
+                f"no message id in its {what}, nothing recorded: <{garbage[0]}>"
+                " is none (a message id has an @ with text on each side)"
+            )
         raise Failure(
             f"no {what} in the message, nothing recorded (mutt drops them when"
             " pipe_decode is set; the macros of contrib/muttrc.example unset it)"
@@ -320,7 +329,9 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
         for path in refs_files:
             lines = refs_file_lines(path)
             for ids in lines:
-                conversations.add(ids)
+                ids = [msgid for msgid in ids if is_msgid(msgid)]  # <yes> ties nothing
+                if ids:
+                    conversations.add(ids)
             read.append(f"{len(lines)} lines")
         count = 0
         for path in mailboxes:
@@ -368,6 +379,12 @@ def message_facts(message_id: str | None) -> tuple[Facts, Header | None]:
         msgid = typed_id(os.fsencode(message_id))
         if msgid is None:
             raise click.BadParameter("empty message id", param_hint="--message-id")
+        if not is_msgid(msgid):
+            raise click.BadParameter(
+                f"{msgid!r} is no message id (an id has an @ with text on each"
+                " side): it never links anything",
+                param_hint="--message-id",
+            )
         return Facts(msgid, [], [msgid], None, None, False, None), None
     header = Header(read_stdin())
     facts = header.facts()
