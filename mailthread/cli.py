@@ -239,6 +239,17 @@ def format_duration(seconds: int | None) -> str | None:
     metavar="PATH",
     help="Import the threads of an old match-thread.sh refs file (one thread a line).",
 )
+@click.option(
+    "--subject-window",
+    "window",
+    metavar="DURATION",
+    default="30d",
+    show_default=True,
+    callback=parse_duration,
+    help="As for match: a reply that nothing else links brings the conversation its "
+    "subject names within this window.",
+)
+@click.option("--no-subject", is_flag=True, help="As for match.")
 @click.pass_obj
 def add(
     settings: Settings,
@@ -248,15 +259,19 @@ def add(
     lifetime: int | None,
     mailboxes: tuple[str, ...],
     refs_files: tuple[str, ...],
+    window: int,
+    no_subject: bool,
 ) -> None:
     """Record the thread of the message on stdin on LIST (e.g. muted, watched).
 
     Stdin is one message, whatever its body holds: a "From " line or a header in it (a
     pasted git format-patch, a bounce, a digest) starts nothing, and only the message's own
     header is read. By default all of its ids (Message-ID, In-Reply-To, References) become one
-    thread on LIST; recorded threads that share an id are merged into it and move to LIST.
-    Tokens without an "@" between other characters (<yes>, <1>, <a@>) are no message ids:
-    never recorded.
+    thread on LIST, with every id of the conversation match would link it to (the message
+    index, and for a reply that nothing else links, such as an Outlook "RE:" without
+    References, the one conversation of its subject within --subject-window); recorded
+    threads that share an id are merged into it and move to LIST. Tokens without an "@"
+    between other characters (<yes>, <1>, <a@>) are no message ids: never recorded.
     Several messages: tag them in mutt (the example macros pipe each on its own), or
     import a mailbox with --mailbox.
 
@@ -312,7 +327,8 @@ def add(
         if subthread:
             added = store.add_subthread(facts.own, list_name, subject, lifetime, facts)
         else:
-            added = store.add_message(facts, list_name, subject, lifetime)
+            window = None if no_subject else window
+            added = store.add_message(facts, list_name, subject, lifetime, window=window)
     merged = f", merged {added.merged} other thread(s)" if added.merged else ""
     say(
         f"{added.list}: thread {added.thread} ({subject or 'no subject'}):"

@@ -730,12 +730,18 @@ class Store:
         subject: str | None,
         lifetime: int | None = None,
         to_me: bool | None = None,
+        window: int | None = SUBJECT_WINDOW,
     ) -> Added:
         """Record the thread of a message on ``list_name``: its own ids (merging the stored
         threads that hold one of them, as ``add_thread``) and every id of the conversation
-        the message index links it to (those already in another thread stay there)."""
+        the message index links it to (those already in another thread stay there).
+
+        A reply that nothing else links joins, as ``match`` would record it (``_observe``,
+        ``_subject_conv``), the one conversation its subject names within ``window``
+        seconds (None: never), its ids bound to its subject: muting from an Outlook "RE:"
+        with no References mutes the conversation it answers."""
         with self._errors(), self._transaction():
-            self._observe(facts, None, to_me)
+            self._observe(facts, None, to_me, window)
             added = self._record(facts.ids, list_name, subject, lifetime)
             before = self.conn.total_changes
             self.conn.executemany(
