@@ -11,7 +11,7 @@ import click
 
 from mailthread import __version__, filter
 from mailthread.filter import printable
-from mailthread.message import FACT_BYTES, Facts, Header, typed_id
+from mailthread.message import FACT_BYTES, Facts, Header, is_msgid, typed_id
 from mailthread.store import (
     DEFAULT_TIMEOUT,
     PathError,
@@ -239,6 +239,17 @@ def format_duration(seconds: int | None) -> str | None:
     metavar="PATH",
     help="Import the threads of an old match-thread.sh refs file (one thread a line).",
 )
+@click.option(
+    "--subject-window",
+    "window",
+    metavar="DURATION",
+    default="30d",
+    show_default=True,
+    callback=parse_duration,
+    help="As for match: a reply that nothing else links brings the conversation its "
+    "subject names within this window.",
+)
+@click.option("--no-subject", is_flag=True, help="As for match.")
 @click.pass_obj
 def add(
     settings: Settings,
@@ -248,13 +259,19 @@ def add(
     lifetime: int | None,
     mailboxes: tuple[str, ...],
     refs_files: tuple[str, ...],
+    window: int,
+    no_subject: bool,
 ) -> None:
     """Record the thread of the message on stdin on LIST (e.g. muted, watched).
 
     Stdin is one message, whatever its body holds: a "From " line or a header in it (a
     pasted git format-patch, a bounce, a digest) starts nothing, and only the message's own
     header is read. By default all of its ids (Message-ID, In-Reply-To, References) become one
-    thread on LIST; recorded threads that share an id are merged into it and move to LIST.
+    thread on LIST, with every id of the conversation match would link it to (the message
+    index, and for a reply that nothing else links, such as an Outlook "RE:" without
+    References, the one conversation of its subject within --subject-window); recorded
+    threads that share an id are merged into it and move to LIST. Tokens without an "@"
+    between other characters (<yes>, <1>, <a@>) are no message ids: never recorded.
     Several messages: tag them in mutt (the example macros pipe each on its own), or
     import a mailbox with --mailbox.
 
@@ -294,6 +311,13 @@ def add(
     facts = header.facts()
     if not (facts.own if subthread else facts.ids):
         what = "Message-ID" if subthread else "Message-ID, In-Reply-To or References"
+        own, parents, references = header.threading_ids(FACT_BYTES)
+        garbage = own[:1] if subthread else own + parents + references
+        if garbage:
+            raise Failure(
+                f"no message id in its {what}, nothing recorded: <{garbage[0]}>"
+                " is none (a message id has an @ with text on each side)"
+            )
         raise Failure(
             f"no {what} in the message, nothing recorded (mutt drops them when"
             " pipe_decode is set; the macros of contrib/muttrc.example unset it)"
@@ -303,7 +327,8 @@ def add(
         if subthread:
             added = store.add_subthread(facts.own, list_name, subject, lifetime, facts)
         else:
-            added = store.add_message(facts, list_name, subject, lifetime)
+            window = None if no_subject else window
+            added = store.add_message(facts, list_name, subject, lifetime, window=window)
     merged = f", merged {added.merged} other thread(s)" if added.merged else ""
     say(
         f"{added.list}: thread {added.thread} ({subject or 'no subject'}):"
@@ -320,7 +345,9 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
         for path in refs_files:
             lines = refs_file_lines(path)
             for ids in lines:
-                conversations.add(ids)
+                ids = [msgid for msgid in ids if is_msgid(msgid)]  # <yes> ties nothing
+                if ids:
+                    conversations.add(ids)
             read.append(f"{len(lines)} lines")
         count = 0
         for path in mailboxes:

@@ -199,10 +199,12 @@ class Header:
         """What the message index and the thread lookup use (``Facts``), read from at most
         ``FACT_BYTES`` bytes of each field as written: a longer Subject, Date or Thread-Index
         counts as none, and of a longer threading field only the part nearest the message
-        counts (``threading_ids``)."""
+        counts (``threading_ids``). Only message ids (``is_msgid``) count: ``<yes>`` links
+        nothing and is no own id."""
         own, parents, references = self.threading_ids(FACT_BYTES)
         references.reverse()
-        ids = list(dict.fromkeys(own + parents + references))
+        own = [msgid for msgid in own if is_msgid(msgid)]
+        ids = [msgid for msgid in dict.fromkeys(own + parents + references) if is_msgid(msgid)]
         own_id = own[0] if own else None
         subject, reply = None, False
         value = self._fact_value(b"subject")
@@ -296,6 +298,15 @@ class Header:
                 done = field_start
         pieces.append(raw[done:])
         return pieces
+
+
+def is_msgid(token: str) -> bool:
+    """Whether a token read from a threading field is a message id: an ``@`` with something
+    other than ``@`` on each side (RFC 5322 3.6.4 msg-id: id-left "@" id-right), as a bare
+    word must be to count at all (docs/leniency.md). Not ``yes`` (``git send-email
+    --in-reply-to=yes``), ``1``, a date, ``@``, ``a@``, ``@b``: such tokens are no message's,
+    so they would tie together unrelated mail that carries the same garbage."""
+    return "@" in token.strip("@")
 
 
 def parse_ids(value: bytes, bare: bool) -> list[str]:

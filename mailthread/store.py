@@ -24,6 +24,8 @@ try:
 except ImportError:  # pragma: no cover - an interpreter without it
     import sqlite3
 
+from mailthread.message import is_msgid
+
 DEFAULT_TIMEOUT = 10.0
 # Below this much free space, a failure to write is told with the free space beside it.
 _LOW_SPACE = 1 << 20
@@ -253,12 +255,19 @@ def _index_date(facts) -> int:
 
 
 def _keys(facts) -> list[str]:
-    """What the index keeps of a message: its ids that hold an @ (``<yes>`` or ``<>`` would
-    link unrelated mail), and its Outlook conversation key."""
-    keys = [msgid for msgid in facts.ids if "@" in msgid][:_MAX_KEYS]
+    """What the index keeps of a message: its message ids (``is_msgid``: ``<yes>`` or ``<>``
+    would link unrelated mail), and its Outlook conversation key."""
+    keys = _msgids(facts.ids)[:_MAX_KEYS]
     if facts.thread_index:
         keys.append(facts.thread_index)
     return keys
+
+
+def _msgids(ids) -> list[str]:
+    """``ids`` that are message ids (``message.is_msgid``), in order. Every id that enters
+    the store or is looked up in it passes here: a database written before the rule may
+    hold ``yes``, and it must match nothing."""
+    return [msgid for msgid in ids if is_msgid(msgid)]
 
 
 def _bound(facts, keys: list[str]) -> list[str]:
@@ -376,7 +385,9 @@ class Store:
     # ``decide``. Lists given to ``match`` filter its answer (``lookup``), nothing more.
 
     def find(self, ids: list[str], lists: tuple[str, ...] = ()) -> Hit | None:
-        """The thread of the first id in ``ids`` that is stored (on one of ``lists``)."""
+        """The thread of the first id in ``ids`` that is stored (on one of ``lists``); ids
+        that are no message ids (``message.is_msgid``) are not looked up."""
+        ids = _msgids(ids)
         list_filter = f" AND threads.list IN ({_marks(len(lists))})" if lists else ""
         with self._errors():
             for chunk in _chunks(ids):
@@ -414,8 +425,8 @@ class Store:
         1. ``id``: the nearest of its ids (``facts.ids``: Message-ID, In-Reply-To, then
            References last to first) that a thread holds. The only rule that finds a
            sub-thread (``add --subthread``).
-        2. ``index``: the conversations the message index holds its ids in (those with an
-           "@", and those bound to its subject): the newest whole thread holding an id of
+        2. ``index``: the conversations the message index holds its ids in (its message
+           ids, and those bound to its subject): the newest whole thread holding an id of
            one of them.
         3. ``thread-index``: the conversation of its Outlook Thread-Index key, the same way.
            Tried also when rule 2 found conversations in no thread: recording the message
@@ -508,7 +519,7 @@ class Store:
                 candidates.add(conv)
         if len(candidates) != 1:
             return None  # no conversation of this subject, or several: two called "Help"
-        parents = self._convs([k for k in facts.parents if "@" in k][:_MAX_KEYS])
+        parents = self._convs(_msgids(facts.parents)[:_MAX_KEYS])
         if set(parents.values()) - candidates - itself:
             return None
         return candidates.pop()
@@ -516,7 +527,7 @@ class Store:
     def parent_to_me(self, facts) -> bool | None:
         """Whether the nearest parent the index saw was addressed to me (None: unknown).
         A parent that its subject linked counts for a message of the same subject."""
-        parents = [k for k in facts.parents if "@" in k][:_MAX_KEYS]
+        parents = _msgids(facts.parents)[:_MAX_KEYS]
         if not parents:
             return None
         bound = _bound(facts, parents)
@@ -698,7 +709,7 @@ class Store:
     def _learn(self, hit: Hit, own_id: str | None) -> None:
         # The thread is looked up again inside the write transaction: an ``add`` running
         # meanwhile may have merged it into another one.
-        if own_id is not None:
+        if own_id is not None and is_msgid(own_id):
             self.conn.execute(
                 "INSERT OR IGNORE INTO ids (msgid, thread)"
                 " SELECT ?, thread FROM ids WHERE msgid = ?",
@@ -719,12 +730,18 @@ class Store:
         subject: str | None,
         lifetime: int | None = None,
         to_me: bool | None = None,
+        window: int | None = SUBJECT_WINDOW,
     ) -> Added:
         """Record the thread of a message on ``list_name``: its own ids (merging the stored
         threads that hold one of them, as ``add_thread``) and every id of the conversation
-        the message index links it to (those already in another thread stay there)."""
+        the message index links it to (those already in another thread stay there).
+
+        A reply that nothing else links joins, as ``match`` would record it (``_observe``,
+        ``_subject_conv``), the one conversation its subject names within ``window``
+        seconds (None: never), its ids bound to its subject: muting from an Outlook "RE:"
+        with no References mutes the conversation it answers."""
         with self._errors(), self._transaction():
-            self._observe(facts, None, to_me)
+            self._observe(facts, None, to_me, window)
             added = self._record(facts.ids, list_name, subject, lifetime)
             before = self.conn.total_changes
             self.conn.executemany(
@@ -744,7 +761,7 @@ class Store:
                 for (msgid,) in self.conn.execute(
                     f"SELECT msgid FROM seen WHERE conv IN ({_marks(len(chunk))})", chunk
                 )
-                if not msgid.startswith(("thread-index:", _BOUND))
+                if is_msgid(msgid) and not msgid.startswith(_BOUND)
             ]
         return members
 
@@ -763,7 +780,9 @@ class Store:
         An import of a million ids must take seconds: the threads that touch no stored one
         (all of them, on a first import) are written in two bulk statements.
         """
-        threads = list(threads)
+        # Only message ids are recorded; a thread left with none records nothing (its
+        # Added has no thread number).
+        threads = [(_msgids(ids), subject) for ids, subject in threads]
         conn = self.conn
         with self._errors(), self._transaction():
             stored: dict[str, int] = {}  # msgid -> thread, for the ids already recorded
@@ -779,7 +798,9 @@ class Store:
             fresh, whole = [], []
             for number, (ids, subject) in enumerate(threads):
                 touched = {stored[msgid] for msgid in ids if msgid in stored}
-                if not touched:
+                if not ids:
+                    results[number] = Added(None, list_name, 0, 0, False, False)
+                elif not touched:
                     fresh.append(number)
                 elif len(touched) == 1 and all(msgid in stored for msgid in ids):
                     whole.append((number, touched.pop()))  # recorded before as one thread
@@ -824,6 +845,7 @@ class Store:
         self, ids: list[str], list_name: str, subject: str | None, lifetime: int | None
     ) -> Added:
         conn = self.conn
+        ids = _msgids(ids)
         existing: set[int] = set()
         for chunk in _chunks(ids):
             existing.update(
@@ -884,7 +906,10 @@ class Store:
         once the sub-thread is removed or expired, a reply naming only this message falls
         back to the enclosing thread through the index. The sub-thread itself is found by
         its ids only (rule 1), never through the index: the message's siblings share its
-        conversation and must keep the enclosing thread's list."""
+        conversation and must keep the enclosing thread's list. ValueError when ``own_id``
+        is no message id (``message.is_msgid``)."""
+        if not is_msgid(own_id):
+            raise ValueError(f"not a message id: {own_id!r}")
         conn = self.conn
         with self._errors(), self._transaction():
             if facts is not None:

@@ -19,7 +19,7 @@ complete_words() {
 }
 complete_words mailthread ex
 complete_words mailthread expire --i
-complete_words mailthread add muted --sub
+complete_words mailthread add muted --subt
 """
 
 
