@@ -4,7 +4,7 @@ mailing-list mail in Date order, the way procmail and mutt would run them.
 
     PATH=.venv/bin:$PATH python3 bench/replay.py [PATH]... [--tool mailthread|baseline|both]
         [--protocol first|third|both] [--only SUBSTRING] [--jobs 2] [--per-mailbox]
-        [--misses] [--json]
+        [--misses] [--json] [--truth ids|topic|both]
 
 PATH (default ../shared/corpus) is searched for mailboxes; each one is replayed on its own,
 as if one user were subscribed to that list, with a fresh database / refs file per tool and
@@ -50,6 +50,40 @@ names ("Re: [PATCH v2] x" answers v2, not v1). --subject-rule all joins those to
 threads cannot reach full recall there). The first lines of output count the
 conversations that only the subject rule holds together.
 
+Two ground truths (--truth, default both; each is reported on its own, "ids" first, in the
+format it always had). "ids" is the one above: conversations as threads, as mutt's thread
+view shows them. "topic" is conversations as a reader (and Gmail's Mute) sees them, with
+the same rules but three changes:
+
+- an id or Thread-Index key joins two messages only while their normalised subjects agree.
+  The subjects are read with mailthread's own code (mailthread.message.decode_words, then
+  normalise_subject: RFC 2047 decoded, reply prefixes and leading [tags] removed, blanks
+  collapsed, casefolded), so that a difference in case, blanks, encoding, list tag or
+  reply prefix is cosmetic and any other is a new topic (punctuation and a trailing
+  "[SOLVED]" included: counted apart as "cosmetic" forks for the record). A trailing
+  "(was: ...)" or "[was ...]" is then dropped: "SUSE 8 disks? (was: ILUG newsgroups?)"
+  differs from "ILUG newsgroups?" (a new topic), and its replies, with or without the
+  suffix, are that new topic;
+- except within a patch series: two messages whose leading tags hold a [PATCH ... n/m] tag
+  ([RFC PATCH 3/10], [PATCH v2 0/5], [PATCHv2 1/2], [RFC][PATCH 08/10]...; "Re:" before
+  it allowed) of the same series identity, (version - vN, else 1 -, m), are joined by an id
+  or key they share whatever their subjects: the cover letter, its patches and their
+  "Re: [PATCH 2/3] ..." review are one topic. A reply that drops the tag joins by its
+  subject as any reply; a message without such a tag linked to a series under another
+  subject is a fork. A v2 sent In-Reply-To v1's cover joins v1 when the covers' subjects
+  agree (different m: not by the series rule);
+- ids without "@" link nothing (<yes> from git send-email --in-reply-to=yes, <1234>), in
+  the id links and in "names a parent that is here" below.
+The subject rule is the same, on the topic subjects: a reply that nothing links (no parent
+here by an "@" id, no earlier Thread-Index key) joins the last message of its topic subject
+within 45 days; a fork (its parent is here, under another subject) is linked, so it starts
+a topic and never joins an older one by subject. Its first lines count the ids truth's
+conversations split by a subject change (compared with the ids truth without the ids that
+lack "@") and by an id without "@", the forks (topics whose first message shares an "@" id
+or a Thread-Index key with an earlier message of another topic), those with a "(was:"
+suffix, those differing from their parent only in punctuation or a trailing [tag], and the
+patch series kept whole (topics holding [PATCH n/m] messages under several subjects).
+
 Protocols, conversations numbered by first arrival in the mailbox:
 
 - first: the 1st, 3rd, 5th... conversation is muted right after its first message;
@@ -73,7 +107,8 @@ subject it shares with a muted conversation.
 
 --jobs N replays N mailboxes at a time, one process each; results do not depend on N. The
 elapsed time is printed last. Tests can import this file (bench/ on sys.path) and call
-replay_mailbox(path, tool, protocol, workdir), which returns a Counts.
+replay_mailbox(path, tool, protocol, workdir, truth="ids"), which returns a Counts, or
+load_mailbox(path) for both truths' conversations (Mailbox.as_truth("topic")).
 """
 
 from __future__ import annotations
@@ -864,11 +899,18 @@ def replay(box: Mailbox, tool_name: str, protocol: str, workdir: str) -> Counts:
 
 
 def replay_mailbox(
-    path: str, tool: str, protocol: str, workdir: str, subject_rule: str = "replies"
+    path: str,
+    tool: str,
+    protocol: str,
+    workdir: str,
+    subject_rule: str = "replies",
+    truth: str = "ids",
 ) -> Counts:
     """Replay one mailbox (a Maildir/MH-like folder or an mbox file) with one tool
-    ("mailthread" or "baseline") and one protocol ("first" or "third")."""
-    return replay(load_mailbox(path, subject_rule=subject_rule), tool, protocol, workdir)
+    ("mailthread" or "baseline"), one protocol ("first" or "third") and one ground truth
+    ("ids" or "topic")."""
+    box = load_mailbox(path, subject_rule=subject_rule, topic=truth == "topic")
+    return replay(box.as_truth(truth), tool, protocol, workdir)
 
 
 SUBJECT_ONLY = "only the subject links it"
