@@ -4,7 +4,7 @@ mailing-list mail in Date order, the way procmail and mutt would run them.
 
     PATH=.venv/bin:$PATH python3 bench/replay.py [PATH]... [--tool mailthread|baseline|both]
         [--protocol first|third|both] [--only SUBSTRING] [--jobs 2] [--per-mailbox]
-        [--misses] [--json]
+        [--misses] [--json] [--truth ids|topic|both]
 
 PATH (default ../shared/corpus) is searched for mailboxes; each one is replayed on its own,
 as if one user were subscribed to that list, with a fresh database / refs file per tool and
@@ -50,6 +50,40 @@ names ("Re: [PATCH v2] x" answers v2, not v1). --subject-rule all joins those to
 threads cannot reach full recall there). The first lines of output count the
 conversations that only the subject rule holds together.
 
+Two ground truths (--truth, default both; each is reported on its own, "ids" first, in the
+format it always had). "ids" is the one above: conversations as threads, as mutt's thread
+view shows them. "topic" is conversations as a reader (and Gmail's Mute) sees them, with
+the same rules but three changes:
+
+- an id or Thread-Index key joins two messages only while their normalised subjects agree.
+  The subjects are read with mailthread's own code (mailthread.message.decode_words, then
+  normalise_subject: RFC 2047 decoded, reply prefixes and leading [tags] removed, blanks
+  collapsed, casefolded), so that a difference in case, blanks, encoding, list tag or
+  reply prefix is cosmetic and any other is a new topic (punctuation and a trailing
+  "[SOLVED]" included: counted apart as "cosmetic" forks for the record). A trailing
+  "(was: ...)" or "[was ...]" is then dropped: "SUSE 8 disks? (was: ILUG newsgroups?)"
+  differs from "ILUG newsgroups?" (a new topic), and its replies, with or without the
+  suffix, are that new topic;
+- except within a patch series: two messages whose leading tags hold a [PATCH ... n/m] tag
+  ([RFC PATCH 3/10], [PATCH v2 0/5], [PATCHv2 1/2], [RFC][PATCH 08/10]...; "Re:" before
+  it allowed) of the same series identity, (version - vN, else 1 -, m), are joined by an id
+  or key they share whatever their subjects: the cover letter, its patches and their
+  "Re: [PATCH 2/3] ..." review are one topic. A reply that drops the tag joins by its
+  subject as any reply; a message without such a tag linked to a series under another
+  subject is a fork. A v2 sent In-Reply-To v1's cover joins v1 when the covers' subjects
+  agree (different m: not by the series rule);
+- ids without "@" link nothing (<yes> from git send-email --in-reply-to=yes, <1234>), in
+  the id links and in "names a parent that is here" below.
+The subject rule is the same, on the topic subjects: a reply that nothing links (no parent
+here by an "@" id, no earlier Thread-Index key) joins the last message of its topic subject
+within 45 days; a fork (its parent is here, under another subject) is linked, so it starts
+a topic and never joins an older one by subject. Its first lines count the ids truth's
+conversations split by a subject change (compared with the ids truth without the ids that
+lack "@") and by an id without "@", the forks (topics whose first message shares an "@" id
+or a Thread-Index key with an earlier message of another topic), those with a "(was:"
+suffix, those differing from their parent only in punctuation or a trailing [tag], and the
+patch series kept whole (topics holding [PATCH n/m] messages under several subjects).
+
 Protocols, conversations numbered by first arrival in the mailbox:
 
 - first: the 1st, 3rd, 5th... conversation is muted right after its first message;
@@ -73,7 +107,8 @@ subject it shares with a muted conversation.
 
 --jobs N replays N mailboxes at a time, one process each; results do not depend on N. The
 elapsed time is printed last. Tests can import this file (bench/ on sys.path) and call
-replay_mailbox(path, tool, protocol, workdir), which returns a Counts.
+replay_mailbox(path, tool, protocol, workdir, truth="ids"), which returns a Counts, or
+load_mailbox(path) for both truths' conversations (Mailbox.as_truth("topic")).
 """
 
 from __future__ import annotations
@@ -94,7 +129,7 @@ import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -104,6 +139,7 @@ BASELINE = HERE.parent.parent / "shared" / "baseline" / "match-thread.sh"
 BASELINE_HEADER = "Procmail-Muted: true"
 TOOLS = ("mailthread", "baseline")
 PROTOCOLS = ("first", "third")
+TRUTHS = ("ids", "topic")
 MUTE_AT = {"first": 1, "third": 3}
 SUBJECT_WINDOW = timedelta(days=45)
 EX_TEMPFAIL = 75
@@ -132,6 +168,7 @@ class Message:
     raw: bytes
     date: datetime | None  # the effective date (see the module docstring)
     subject: str  # decoded, whitespace collapsed (for display)
+    raw_subject: str  # as written, unfolded (bytes that are not UTF-8 as U+FFFD)
     own: list[str]  # Message-ID ids
     parents: list[str]  # In-Reply-To and References ids, minus its own
     thread_index: bytes | None  # the 22-byte conversation key
@@ -299,6 +336,7 @@ def read_message(name: str, raw: bytes, previous: datetime | None) -> Message:
     own: list[str] = []
     parents: list[str] = []
     subject = date = ti = None
+    raw_subject = ""
     has = Counter()
     for fname, value in header_fields(raw):
         if fname == "message-id":
@@ -306,7 +344,7 @@ def read_message(name: str, raw: bytes, previous: datetime | None) -> Message:
         elif fname in ("in-reply-to", "references"):
             parents += parse_ids(value)
         elif fname == "subject" and subject is None:
-            subject = decode_subject(value)
+            subject, raw_subject = decode_subject(value), value
         elif fname == "date" and date is None:
             date = parse_date(value)
         elif fname == "thread-index" and ti is None:
@@ -318,6 +356,7 @@ def read_message(name: str, raw: bytes, previous: datetime | None) -> Message:
         raw=raw,
         date=date or previous,
         subject=subject or "",
+        raw_subject=raw_subject,
         own=own,
         parents=[i for i in dict.fromkeys(parents) if i not in own],
         thread_index=ti,
@@ -345,7 +384,8 @@ class UnionFind:
 
 @dataclass
 class Mailbox:
-    """A mailbox in delivery order, with its ground-truth conversations."""
+    """A mailbox in delivery order, with its ground-truth conversations (those of the
+    "ids" truth; ``topics`` holds the "topic" truth's, ``as_truth`` swaps them in)."""
 
     path: str
     label: str
@@ -354,34 +394,122 @@ class Mailbox:
     subject_joined: int  # conversations that only the subject rule holds together
     thread_index_joined: int  # conversations that Thread-Index joins beyond the ids
     linked_by: list[str]  # per message: "ids", "Thread-Index", "subject" or "" (first)
+    topics: Partition | None = None  # the "topic" truth
+    topic_stats: Counter[str] = field(default_factory=Counter)  # see TOPIC_STATS
+
+    def as_truth(self, truth: str) -> Mailbox:
+        """This mailbox with the conversations of ``truth`` ("ids" or "topic")."""
+        if truth == "ids":
+            return self
+        assert self.topics is not None
+        return replace(
+            self,
+            conversation=self.topics.conversation,
+            subject_joined=self.topics.subject_joined,
+            thread_index_joined=self.topics.thread_index_joined,
+            linked_by=self.topics.linked_by,
+        )
 
 
-def load_mailbox(path: str, label: str | None = None, subject_rule: str = "replies") -> Mailbox:
-    read: list[Message] = []
-    previous = None
-    for name, raw in raw_messages(path):
-        message = read_message(name, raw, previous)
-        previous = message.date
-        read.append(message)
-    earliest = datetime.min.replace(tzinfo=UTC)
-    messages = sorted(read, key=lambda m: m.date or earliest)  # stable: file order on ties
+@dataclass
+class Partition:
+    """Conversations of one ground truth, as in Mailbox."""
+
+    conversation: list[int]
+    linked_by: list[str]
+    subject_joined: int
+    thread_index_joined: int
+
+
+@dataclass
+class Topic:
+    """What the "topic" truth reads from a message's Subject."""
+
+    key: str  # normalised by mailthread's own code, minus a "(was: ...)" suffix
+    reply: bool  # a reply prefix (Re:, AW:, SV:...), as mailthread reads it
+    was: bool  # it had a "(was: ...)" suffix
+    series: tuple[int, int] | None  # (version, total) of a "[PATCH vN n/m]" tag
+
+
+_WAS = re.compile(r"\s*[(\[]\s*was\b\s*:?.*$", re.S)
+_PATCH_WORD = re.compile(r"\bpatch(?:v(\d+))?\b", re.I)
+_VERSION = re.compile(r"(?:^|\s)v(\d+)(?:\s|$)", re.I)
+_NUMBERED = re.compile(r"(?:^|\s)0*(\d+)\s*/\s*0*(\d+)(?:\s|$)")
+_COSMETIC = re.compile(r"\s*\[[^\]]*\]\s*$|[^\w]+")
+
+
+def topic_of(message: Message) -> Topic:
+    """The topic truth's reading of ``message``'s Subject: RFC 2047 words decoded by
+    ``mailthread.message.decode_words``, reply prefixes, leading [tags], blanks and case
+    removed by ``mailthread.message.normalise_subject`` (the tool's own normalisation, so
+    the truth and the tool never disagree on what a subject is); then a trailing
+    "(was: ...)" / "[was ...]" dropped, so that the replies to a renamed message, with or
+    without the suffix, are one topic. A "[PATCH ...]" tag with "n/m" in it (RFC PATCH,
+    PATCHv2, PATCH v2, PATCH net-next... included) among the leading tags gives the series'
+    identity, (version, m): v1 unless the tag says "vN"."""
+    try:
+        from mailthread.message import decode_words, normalise_subject
+    except ImportError:  # not installed: this checkout's
+        sys.path.append(str(HERE.parent))
+        from mailthread.message import decode_words, normalise_subject
+
+    text = decode_words(message.raw_subject.encode("utf-8"))
+    normalised, reply = normalise_subject(text)
+    key = _WAS.sub("", normalised)
+    was = key != normalised and bool(key)
+    if not was:
+        key = normalised  # "(was: x)" and nothing else: no new title to strip it from
+    series = None
+    prefixes = _PREFIXES.match(text)
+    for tag in _BRACKET_TAGS.findall(prefixes.group(0) if prefixes else ""):
+        patch = _PATCH_WORD.search(tag)
+        numbered = _NUMBERED.search(tag.strip("[] "))
+        if patch and numbered:
+            version = _VERSION.search(tag.strip("[] "))
+            version = patch.group(1) or (version.group(1) if version else "1")
+            series = (int(version), int(numbered.group(2)))
+            break
+    return Topic(key=key, reply=reply, was=was, series=series)
+
+
+def partition(
+    messages: list[Message], subject_rule: str, topics: list[Topic] | None, split: bool = True
+) -> tuple[Partition, UnionFind, UnionFind]:
+    """The connected components of ``messages`` (see the module docstring), with the
+    union-finds of the ids and of ids + Thread-Index. With ``topics`` (the topic truth) only
+    ids with "@" count, the subject rule compares the topics' keys, and (unless ``split`` is
+    false) an id or a Thread-Index key joins two messages only when their topics' keys are
+    equal or both carry the [PATCH n/m] tags of one series."""
     n = len(messages)
 
+    def usable(msgid: str) -> bool:
+        return topics is None or "@" in msgid
+
+    def keys(i: int) -> list:
+        if topics is None or not split:
+            return [None]
+        return [("subject", topics[i].key)] + [("series", topics[i].series)] * bool(
+            topics[i].series
+        )
+
     by_ids = UnionFind(n)
-    first_with: dict[str, int] = {}
+    first_with: dict = {}
     for i, message in enumerate(messages):
-        for msgid in message.ids:
-            by_ids.union(first_with.setdefault(msgid, i), i)
+        for msgid in filter(usable, message.ids):
+            for key in keys(i):
+                by_ids.union(first_with.setdefault((msgid, key), i), i)
     by_index = UnionFind(n)
-    first_with_key: dict[bytes, int] = {}
+    first_with_key: dict = {}
     for i, message in enumerate(messages):
         by_index.union(i, by_ids.find(i))
         if message.thread_index:
-            by_index.union(first_with_key.setdefault(message.thread_index, i), i)
+            for key in keys(i):
+                by_index.union(first_with_key.setdefault((message.thread_index, key), i), i)
     # A reply that names a message of this mailbox as its parent, or shares its Outlook
     # conversation key with one, belongs to that one's conversation: not to another that
-    # only its subject names (a "Re: [PATCH v2] x" answers v2, not v1).
-    present = {msgid for message in messages for msgid in message.own}
+    # only its subject names (a "Re: [PATCH v2] x" answers v2, not v1). Under the topic
+    # truth a reply under a new subject (a fork) is such a reply too: a topic of its own.
+    present = {msgid for message in messages for msgid in message.own if usable(msgid)}
     linked = []
     earlier_keys: set[bytes] = set()
     for message in messages:
@@ -394,13 +522,16 @@ def load_mailbox(path: str, label: str | None = None, subject_rule: str = "repli
     last_with_subject: dict[str, int] = {}
     for i, message in enumerate(messages):
         final.union(i, by_index.find(i))
-        subject = normalised_subject(message.subject)
+        if topics is None:
+            subject, reply = normalised_subject(message.subject), is_reply(message.subject)
+        else:
+            subject, reply = topics[i].key, topics[i].reply
         if subject and message.date is not None:
             j = last_with_subject.get(subject)
             # Delivery order is date order: within 45 days of the previous one suffices.
             # "replies": only a reply (Re:, AW:...) joins by its subject; a new posting
             # that reuses a subject (a [PATCH v2], a forward) starts a conversation.
-            joins = subject_rule == "all" or (is_reply(message.subject) and not linked[i])
+            joins = subject_rule == "all" or (reply and not linked[i])
             if joins and j is not None and message.date - messages[j].date < SUBJECT_WINDOW:
                 final.union(j, i)
             last_with_subject[subject] = i
@@ -426,15 +557,105 @@ def load_mailbox(path: str, label: str | None = None, subject_rule: str = "repli
             linked_by.append("subject")
         id_groups.add(by_ids.find(i))
         index_keys.add(by_index.find(i))
-    return Mailbox(
+    result = Partition(
+        conversation=conversation,
+        linked_by=linked_by,
+        subject_joined=sum(len(g) > 1 for g in groups.values()),
+        thread_index_joined=sum(len(g) > 1 for g in index_groups.values()),
+    )
+    return result, by_ids, by_index
+
+
+TOPIC_STATS = {
+    "split": "conversations of the ids truth split by a subject change",
+    "forks": "topics that start as a reply under a new subject (forks)",
+    "was_forks": "of them with a '(was: ...)' suffix",
+    "cosmetic_forks": "of them that differ from their parent only in punctuation"
+    " or a trailing [tag]",
+    "no_at_split": "conversations of the ids truth split because an id without '@' no longer"
+    " links (<yes>...)",
+    "series_whole": "patch series kept whole across subjects (topics holding [PATCH n/m]"
+    " messages under more than one subject)",
+}
+
+
+def topic_statistics(
+    messages: list[Message],
+    subject_rule: str,
+    ids_truth: list[int],
+    topics: list[Topic],
+    topic: Partition,
+) -> Counter[str]:
+    """The TOPIC_STATS counts of one mailbox."""
+    stats: Counter[str] = Counter()
+    # The ids truth with only "@" ids: what splitting by subject starts from.
+    # whose subject rule compares the same keys as the topic truth.
+    at_conv = partition(messages, subject_rule, topics, split=False)[0].conversation
+    for outer, inner, name in ((ids_truth, at_conv, "no_at_split"), (at_conv, None, "split")):
+        inner = inner or topic.conversation
+        parts: dict[int, set[int]] = {}
+        for i, c in enumerate(outer):
+            parts.setdefault(c, set()).add(inner[i])
+        stats[name] = sum(len(p) > 1 for p in parts.values())
+    # A topic whose first message is linked by an "@" id or a Thread-Index key to an earlier
+    # message of another topic: a fork; what it forks from is the nearest such message.
+    earlier: dict = {}
+    started: set[int] = set()
+    for i, message in enumerate(messages):
+        links = [p for p in message.ids if "@" in p]
+        links += [("ti", message.thread_index)] if message.thread_index else []
+        c = topic.conversation[i]
+        if c not in started:
+            started.add(c)
+            parents = [earlier[key] for key in links if key in earlier]
+            parents = [j for j in parents if topic.conversation[j] != c]
+            if parents:
+                parent = topics[max(parents)]
+                stats["forks"] += 1
+                stats["was_forks"] += topics[i].was
+                stats["cosmetic_forks"] += _COSMETIC.sub("", topics[i].key) == _COSMETIC.sub(
+                    "", parent.key
+                )
+        for key in links:
+            earlier[key] = i
+    subjects: dict[int, set[str]] = {}
+    for i, t in enumerate(topics):
+        if t.series:
+            subjects.setdefault(topic.conversation[i], set()).add(t.key)
+    stats["series_whole"] = sum(len(s) > 1 for s in subjects.values())
+    return stats
+
+
+def load_mailbox(
+    path: str, label: str | None = None, subject_rule: str = "replies", topic: bool = True
+) -> Mailbox:
+    """The messages of the mailbox at ``path`` in delivery order, with the conversations of
+    the ids truth, and of the topic truth unless ``topic`` is false."""
+    read: list[Message] = []
+    previous = None
+    for name, raw in raw_messages(path):
+        message = read_message(name, raw, previous)
+        previous = message.date
+        read.append(message)
+    earliest = datetime.min.replace(tzinfo=UTC)
+    messages = sorted(read, key=lambda m: m.date or earliest)  # stable: file order on ties
+    ids, _, _ = partition(messages, subject_rule, None)
+    box = Mailbox(
         path=path,
         label=label or path,
         messages=messages,
-        conversation=conversation,
-        subject_joined=sum(len(g) > 1 for g in groups.values()),
-        thread_index_joined=sum(len(g) > 1 for g in index_groups.values()),
-        linked_by=linked_by,
+        conversation=ids.conversation,
+        subject_joined=ids.subject_joined,
+        thread_index_joined=ids.thread_index_joined,
+        linked_by=ids.linked_by,
     )
+    if topic:
+        topics = [topic_of(message) for message in messages]
+        box.topics = partition(messages, subject_rule, topics)[0]
+        box.topic_stats = topic_statistics(
+            messages, subject_rule, ids.conversation, topics, box.topics
+        )
+    return box
 
 
 # ---------------------------------------------------------------------------------------
@@ -678,11 +899,18 @@ def replay(box: Mailbox, tool_name: str, protocol: str, workdir: str) -> Counts:
 
 
 def replay_mailbox(
-    path: str, tool: str, protocol: str, workdir: str, subject_rule: str = "replies"
+    path: str,
+    tool: str,
+    protocol: str,
+    workdir: str,
+    subject_rule: str = "replies",
+    truth: str = "ids",
 ) -> Counts:
     """Replay one mailbox (a Maildir/MH-like folder or an mbox file) with one tool
-    ("mailthread" or "baseline") and one protocol ("first" or "third")."""
-    return replay(load_mailbox(path, subject_rule=subject_rule), tool, protocol, workdir)
+    ("mailthread" or "baseline"), one protocol ("first" or "third") and one ground truth
+    ("ids" or "topic")."""
+    box = load_mailbox(path, subject_rule=subject_rule, topic=truth == "topic")
+    return replay(box.as_truth(truth), tool, protocol, workdir)
 
 
 SUBJECT_ONLY = "only the subject links it"
@@ -780,33 +1008,50 @@ def describe_false_positive(box: Mailbox, i: int, muted: dict[int, int], known: 
 
 
 @dataclass
-class MailboxResult:
-    label: str
-    messages: int
+class TruthResult:
+    """One mailbox under one ground truth."""
+
     conversations: int
     subject_joined: int
     thread_index_joined: int
     counts: dict[tuple[str, str], Counts]  # (protocol, tool) -> counts
 
 
+@dataclass
+class MailboxResult:
+    label: str
+    messages: int
+    truths: dict[str, TruthResult]  # "ids", "topic" -> its figures
+    topic_stats: Counter[str]  # see TOPIC_STATS
+
+
 def run_mailbox(
-    path: str, label: str, tools: list[str], protocols: list[str], subject_rule: str
+    path: str,
+    label: str,
+    tools: list[str],
+    protocols: list[str],
+    subject_rule: str,
+    truths: tuple[str, ...] = ("ids",),
 ) -> MailboxResult:
-    box = load_mailbox(path, label, subject_rule)
-    counts = {}
+    whole = load_mailbox(path, label, subject_rule, topic="topic" in truths)
+    results = {}
     with tempfile.TemporaryDirectory(prefix="replay.") as workdir:
-        for protocol in protocols:
-            for tool in tools:
-                counts[protocol, tool] = replay(
-                    box, tool, protocol, os.path.join(workdir, f"{tool}.{protocol}")
-                )
+        for truth in truths:
+            box = whole.as_truth(truth)
+            counts = {}
+            for protocol in protocols:
+                for tool in tools:
+                    counts[protocol, tool] = replay(
+                        box, tool, protocol, os.path.join(workdir, f"{truth}.{tool}.{protocol}")
+                    )
+            results[truth] = TruthResult(
+                conversations=len(set(box.conversation)),
+                subject_joined=box.subject_joined,
+                thread_index_joined=box.thread_index_joined,
+                counts=counts,
+            )
     return MailboxResult(
-        label=label,
-        messages=len(box.messages),
-        conversations=len(set(box.conversation)),
-        subject_joined=box.subject_joined,
-        thread_index_joined=box.thread_index_joined,
-        counts=counts,
+        label=label, messages=len(whole.messages), truths=results, topic_stats=whole.topic_stats
     )
 
 
@@ -847,7 +1092,7 @@ def totals_table(totals: dict[tuple[str, str], Counts]) -> str:
     return table(rows)
 
 
-def per_mailbox_table(results: list[MailboxResult], tools, protocols) -> str:
+def per_mailbox_table(results: list[MailboxResult], tools, protocols, truth: str = "ids") -> str:
     short = {"mailthread": "mt", "baseline": "bl"}
     header = ["mailbox", "msgs", "convs", "subj-joined"]
     for protocol in protocols:
@@ -856,13 +1101,14 @@ def per_mailbox_table(results: list[MailboxResult], tools, protocols) -> str:
         header += ["other"] + [f"FP {short[t]}" for t in tools]
     rows = [header]
     for r in results:
-        row = [r.label, str(r.messages), str(r.conversations), str(r.subject_joined)]
+        t_ = r.truths[truth]
+        row = [r.label, str(r.messages), str(t_.conversations), str(t_.subject_joined)]
         for protocol in protocols:
-            any_tool = r.counts[protocol, tools[0]]
+            any_tool = t_.counts[protocol, tools[0]]
             row += [str(any_tool.muted), str(any_tool.later)]
-            row += [str(r.counts[protocol, t].caught) for t in tools]
+            row += [str(t_.counts[protocol, t].caught) for t in tools]
             row += [str(any_tool.other)]
-            row += [str(r.counts[protocol, t].false_positives) for t in tools]
+            row += [str(t_.counts[protocol, t].false_positives) for t in tools]
         rows.append(row)
     return table(rows)
 
@@ -922,11 +1168,20 @@ def main(argv: list[str] | None = None) -> int:
         default="replies",
         help="which messages the ground truth joins by subject (see above)",
     )
+    parser.add_argument(
+        "--truth",
+        choices=(*TRUTHS, "both"),
+        default="both",
+        help="the ground truth: ids (conversations as threads), topic (as a reader sees"
+        " them: a new subject is a new conversation), both (default)",
+    )
     args = parser.parse_args(argv)
     tools = list(TOOLS) if args.tool == "both" else [args.tool]
     protocols = list(PROTOCOLS) if args.protocol == "both" else [args.protocol]
     if "mailthread" in tools and shutil.which("mailthread") is None:
         parser.error("no mailthread on PATH (PATH=.venv/bin:$PATH)")
+
+    truths = TRUTHS if args.truth == "both" else (args.truth,)
 
     start = time.monotonic()
     mailboxes = [
@@ -936,96 +1191,120 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no mailbox found")
     # The biggest first, so that the last job to finish is a small one.
     order = sorted(mailboxes, key=lambda m: -mailbox_size(m[0]))
+    job = (tools, protocols, args.subject_rule, truths)
     if args.jobs > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            futures = {
-                label: pool.submit(run_mailbox, path, label, tools, protocols, args.subject_rule)
-                for path, label in order
-            }
+            futures = {label: pool.submit(run_mailbox, path, label, *job) for path, label in order}
             done = {label: future.result() for label, future in futures.items()}
     else:
-        done = {
-            label: run_mailbox(path, label, tools, protocols, args.subject_rule)
-            for path, label in order
-        }
+        done = {label: run_mailbox(path, label, *job) for path, label in order}
     results = [done[label] for _, label in mailboxes]
     elapsed = time.monotonic() - start
-
-    totals = {(p, t): Counts() for p in protocols for t in tools}
-    for r in results:
-        for key, counts in r.counts.items():
-            totals[key] += counts
-    subject_joined = sum(r.subject_joined for r in results)
-    index_joined = sum(r.thread_index_joined for r in results)
     messages = sum(r.messages for r in results)
-    conversations = sum(r.conversations for r in results)
-    problems = [p for counts in totals.values() for p in counts.problems]
     report_tools = ["mailthread"] if "mailthread" in tools else tools
+    stats: Counter[str] = Counter()
+    for r in results:
+        stats.update(r.topic_stats)
+
+    sections = {}
+    for truth in truths:
+        totals = {(p, t): Counts() for p in protocols for t in tools}
+        for r in results:
+            for key, counts in r.truths[truth].counts.items():
+                totals[key] += counts
+        sections[truth] = totals
 
     if args.json:
-        doc = {
+        doc: dict = {
             "mailboxes": len(results),
             "messages": messages,
-            "conversations": conversations,
-            "subject_joined": subject_joined,
-            "thread_index_joined": index_joined,
             "elapsed_seconds": round(elapsed, 1),
-            "totals": [{"protocol": p, "tool": t} | c.numbers() for (p, t), c in totals.items()],
-            "per_mailbox": [
-                {
-                    "mailbox": r.label,
-                    "messages": r.messages,
-                    "conversations": r.conversations,
-                    "subject_joined": r.subject_joined,
-                    "thread_index_joined": r.thread_index_joined,
-                    "results": [
-                        {"protocol": p, "tool": t} | c.numbers() for (p, t), c in r.counts.items()
-                    ],
-                }
-                for r in results
-            ],
-            "problems": problems,
         }
-        if args.misses:
-            doc["misses"] = [
-                {
-                    "protocol": p,
-                    "tool": t,
-                    "misses": c.misses,
-                    "false_positives": c.false_positive_list,
-                }
-                for (p, t), c in totals.items()
-                if t in report_tools
-            ]
+        for truth, totals in sections.items():
+            part = json_section(results, truth, totals, report_tools, args.misses)
+            if truth == "topic":
+                doc["topic"] = part | {"topic_stats": {k: stats[k] for k in TOPIC_STATS}}
+            else:
+                doc |= part
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return 0
 
-    print(
-        f"{len(results)} mailboxes, {messages} messages, {conversations} conversations"
-        f" ({subject_joined} joined only by the subject rule, {index_joined} by Thread-Index"
-        " beyond the ids)\n"
-    )
-    print(totals_table(totals))
-    if args.per_mailbox:
-        print()
-        print(per_mailbox_table(results, tools, protocols))
-    for (p, t), c in totals.items():
-        if c.tempfails or c.failures or c.unrecorded_mutes:
-            print(
-                f"\n{t}, {p}: {c.tempfails} match exits 75 (passed unchanged), "
-                f"{c.failures} other failures, {c.unrecorded_mutes} mutes not recorded"
-            )
-    if problems:
-        print("\nProblems (stderr of the tools):")
-        for text in problems:
-            print(f"  {text}")
-    if args.misses:
-        for (p, t), c in totals.items():
-            if t in report_tools:
+    for truth, totals in sections.items():
+        subject_joined = sum(r.truths[truth].subject_joined for r in results)
+        index_joined = sum(r.truths[truth].thread_index_joined for r in results)
+        conversations = sum(r.truths[truth].conversations for r in results)
+        problems = [p for counts in totals.values() for p in counts.problems]
+        if truth == "topic":
+            if "ids" in sections:
                 print()
-                print(misses_report(t, p, c))
+            print(
+                "## Topic ground truth: an id links two messages only while their subjects"
+                " agree, except within a patch series; ids without '@' link nothing\n"
+            )
+        print(
+            f"{len(results)} mailboxes, {messages} messages, {conversations} conversations"
+            f" ({subject_joined} joined only by the subject rule, {index_joined} by Thread-Index"
+            " beyond the ids)\n"
+        )
+        if truth == "topic":
+            for key, text in TOPIC_STATS.items():
+                print(f"{stats[key]:5d} {text}")
+            print()
+        print(totals_table(totals))
+        if args.per_mailbox:
+            print()
+            print(per_mailbox_table(results, tools, protocols, truth))
+        for (p, t), c in totals.items():
+            if c.tempfails or c.failures or c.unrecorded_mutes:
+                print(
+                    f"\n{t}, {p}: {c.tempfails} match exits 75 (passed unchanged), "
+                    f"{c.failures} other failures, {c.unrecorded_mutes} mutes not recorded"
+                )
+        if problems:
+            print("\nProblems (stderr of the tools):")
+            for text in problems:
+                print(f"  {text}")
+        if args.misses:
+            for (p, t), c in totals.items():
+                if t in report_tools:
+                    print()
+                    print(misses_report(t, p, c))
     print(f"\nelapsed: {elapsed:.1f} s ({args.jobs} jobs)")
     return 0
+
+
+def json_section(
+    results: list[MailboxResult], truth: str, totals: dict, report_tools: list[str], misses: bool
+) -> dict:
+    """The JSON figures of one ground truth."""
+    part = {
+        "conversations": sum(r.truths[truth].conversations for r in results),
+        "subject_joined": sum(r.truths[truth].subject_joined for r in results),
+        "thread_index_joined": sum(r.truths[truth].thread_index_joined for r in results),
+        "totals": [{"protocol": p, "tool": t} | c.numbers() for (p, t), c in totals.items()],
+        "per_mailbox": [
+            {
+                "mailbox": r.label,
+                "messages": r.messages,
+                "conversations": r.truths[truth].conversations,
+                "subject_joined": r.truths[truth].subject_joined,
+                "thread_index_joined": r.truths[truth].thread_index_joined,
+                "results": [
+                    {"protocol": p, "tool": t} | c.numbers()
+                    for (p, t), c in r.truths[truth].counts.items()
+                ],
+            }
+            for r in results
+        ],
+        "problems": [p for counts in totals.values() for p in counts.problems],
+    }
+    if misses:
+        part["misses"] = [
+            {"protocol": p, "tool": t, "misses": c.misses, "false_positives": c.false_positive_list}
+            for (p, t), c in totals.items()
+            if t in report_tools
+        ]
+    return part
 
 
 def mailbox_size(path: str) -> int:
