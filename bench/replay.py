@@ -34,7 +34,10 @@ filter on the whole message, one process per message, and notes whether it came 
 Ground truth, computed here and not with mailthread's code: conversations are the connected
 components of a union-find over each message's ids - Message-ID, In-Reply-To, References,
 both <bracketed> ids and bare tokens containing "@" (outside parenthesised comments and
-before a ";": Mutt 1.0 writes "; from user@host on DATE"), case-sensitive - and the first
+before a ";": Mutt 1.0 writes "; from user@host on DATE"), case-sensitive, and only ids with
+an "@" between other characters: <yes> from git send-email --in-reply-to=yes, <1234> or <a@>
+are no message ids and link nothing (issue 13; before it, this truth linked through them,
+which joined 20 unrelated notmuch/lkml topics into 7 conversations) - and the first
 22 bytes of its base64-decoded Thread-Index (Outlook's conversation key), plus messages
 with the same non-empty normalised subject less than 45 days apart (RFC 2047-decoded,
 leading Re:/RE:/Fwd:/Fw:/AW:/SV:/Antw:/Réf:/Re[2]: prefixes and [tags] stripped however
@@ -483,7 +486,9 @@ def partition(
     n = len(messages)
 
     def usable(msgid: str) -> bool:
-        return topics is None or "@" in msgid
+        # Only message ids link, in both truths: a token with no "@" between other
+        # characters (<yes>, <1234>, <a@>) is none (issue 13).
+        return "@" in msgid.strip("@")
 
     def keys(i: int) -> list:
         if topics is None or not split:
@@ -572,8 +577,6 @@ TOPIC_STATS = {
     "was_forks": "of them with a '(was: ...)' suffix",
     "cosmetic_forks": "of them that differ from their parent only in punctuation"
     " or a trailing [tag]",
-    "no_at_split": "conversations of the ids truth split because an id without '@' no longer"
-    " links (<yes>...)",
     "series_whole": "patch series kept whole across subjects (topics holding [PATCH n/m]"
     " messages under more than one subject)",
 }
@@ -582,27 +585,23 @@ TOPIC_STATS = {
 def topic_statistics(
     messages: list[Message],
     subject_rule: str,
-    ids_truth: list[int],
     topics: list[Topic],
     topic: Partition,
 ) -> Counter[str]:
     """The TOPIC_STATS counts of one mailbox."""
     stats: Counter[str] = Counter()
-    # The ids truth with only "@" ids: what splitting by subject starts from.
-    # whose subject rule compares the same keys as the topic truth.
+    # The ids truth with the topic truth's subject rule: what splitting by subject starts from.
     at_conv = partition(messages, subject_rule, topics, split=False)[0].conversation
-    for outer, inner, name in ((ids_truth, at_conv, "no_at_split"), (at_conv, None, "split")):
-        inner = inner or topic.conversation
-        parts: dict[int, set[int]] = {}
-        for i, c in enumerate(outer):
-            parts.setdefault(c, set()).add(inner[i])
-        stats[name] = sum(len(p) > 1 for p in parts.values())
+    parts: dict[int, set[int]] = {}
+    for i, c in enumerate(at_conv):
+        parts.setdefault(c, set()).add(topic.conversation[i])
+    stats["split"] = sum(len(p) > 1 for p in parts.values())
     # A topic whose first message is linked by an "@" id or a Thread-Index key to an earlier
     # message of another topic: a fork; what it forks from is the nearest such message.
     earlier: dict = {}
     started: set[int] = set()
     for i, message in enumerate(messages):
-        links = [p for p in message.ids if "@" in p]
+        links = [p for p in message.ids if "@" in p.strip("@")]
         links += [("ti", message.thread_index)] if message.thread_index else []
         c = topic.conversation[i]
         if c not in started:
@@ -652,9 +651,7 @@ def load_mailbox(
     if topic:
         topics = [topic_of(message) for message in messages]
         box.topics = partition(messages, subject_rule, topics)[0]
-        box.topic_stats = topic_statistics(
-            messages, subject_rule, ids.conversation, topics, box.topics
-        )
+        box.topic_stats = topic_statistics(messages, subject_rule, topics, box.topics)
     return box
 
 

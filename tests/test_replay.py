@@ -114,9 +114,10 @@ def test_ids_without_at_sign_link_nothing(tmp_path):
             ("b1@x", "[PATCH 1/2] mm: its first part", "b0@x"),
         ),
     )
-    assert ids == [0, 0, 0, 0]
+    # Not message ids: in neither truth (issue 13; the ids truth joined them before).
+    assert ids == [0, 0, 1, 1]
     assert topic == [0, 0, 1, 1]
-    assert stats["no_at_split"] == 1 and stats["forks"] == 0
+    assert stats["split"] == 0 and stats["forks"] == 0
 
 
 def test_case_blanks_encoding_and_list_tags_are_one_topic(tmp_path):
