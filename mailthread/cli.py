@@ -395,7 +395,8 @@ def message_facts(message_id: str | None) -> tuple[Facts, Header | None]:
         msgid = typed_id(os.fsencode(message_id))
         if msgid is None:
             raise click.BadParameter("empty message id", param_hint="--message-id")
-        return Facts(msgid, [], [msgid], None, None, False, None), None
+        # Only message ids are looked up (`yes` may be in a database from before the rule).
+        return Facts(msgid, [], [msgid] if is_msgid(msgid) else [], None, None, False, None), None
     header = Header(read_stdin())
     facts = header.facts()
     if not (facts.ids or facts.thread_index or facts.reply):

@@ -254,20 +254,19 @@ def _index_date(facts) -> int:
     return date
 
 
+# Every id handed to the store is a message id (``message.is_msgid``): ``Header.facts``,
+# ``cli.message_facts`` and the refs-file import drop `<yes>` and its kind where ids are
+# read, so the store looks up and records what it is given; only ids read back from an
+# older database are filtered (``_members``).
+
+
 def _keys(facts) -> list[str]:
-    """What the index keeps of a message: its message ids (``is_msgid``: ``<yes>`` or ``<>``
-    would link unrelated mail), and its Outlook conversation key."""
-    keys = _msgids(facts.ids)[:_MAX_KEYS]
+    """What the index keeps of a message: its message ids, and its Outlook conversation
+    key."""
+    keys = facts.ids[:_MAX_KEYS]
     if facts.thread_index:
         keys.append(facts.thread_index)
     return keys
-
-
-def _msgids(ids) -> list[str]:
-    """``ids`` that are message ids (``message.is_msgid``), in order. Every id that enters
-    the store or is looked up in it passes here: a database written before the rule may
-    hold ``yes``, and it must match nothing."""
-    return [msgid for msgid in ids if is_msgid(msgid)]
 
 
 def _bound(facts, keys: list[str]) -> list[str]:
@@ -385,9 +384,7 @@ class Store:
     # ``decide``. Lists given to ``match`` filter its answer (``lookup``), nothing more.
 
     def find(self, ids: list[str], lists: tuple[str, ...] = ()) -> Hit | None:
-        """The thread of the first id in ``ids`` that is stored (on one of ``lists``); ids
-        that are no message ids (``message.is_msgid``) are not looked up."""
-        ids = _msgids(ids)
+        """The thread of the first id in ``ids`` that is stored (on one of ``lists``)."""
         list_filter = f" AND threads.list IN ({_marks(len(lists))})" if lists else ""
         with self._errors():
             for chunk in _chunks(ids):
@@ -519,7 +516,7 @@ class Store:
                 candidates.add(conv)
         if len(candidates) != 1:
             return None  # no conversation of this subject, or several: two called "Help"
-        parents = self._convs(_msgids(facts.parents)[:_MAX_KEYS])
+        parents = self._convs(facts.parents[:_MAX_KEYS])
         if set(parents.values()) - candidates - itself:
             return None
         return candidates.pop()
@@ -527,7 +524,7 @@ class Store:
     def parent_to_me(self, facts) -> bool | None:
         """Whether the nearest parent the index saw was addressed to me (None: unknown).
         A parent that its subject linked counts for a message of the same subject."""
-        parents = _msgids(facts.parents)[:_MAX_KEYS]
+        parents = facts.parents[:_MAX_KEYS]
         if not parents:
             return None
         bound = _bound(facts, parents)
@@ -709,7 +706,7 @@ class Store:
     def _learn(self, hit: Hit, own_id: str | None) -> None:
         # The thread is looked up again inside the write transaction: an ``add`` running
         # meanwhile may have merged it into another one.
-        if own_id is not None and is_msgid(own_id):
+        if own_id is not None:
             self.conn.execute(
                 "INSERT OR IGNORE INTO ids (msgid, thread)"
                 " SELECT ?, thread FROM ids WHERE msgid = ?",
@@ -780,9 +777,6 @@ class Store:
         An import of a million ids must take seconds: the threads that touch no stored one
         (all of them, on a first import) are written in two bulk statements.
         """
-        # Only message ids are recorded; a thread left with none records nothing (its
-        # Added has no thread number).
-        threads = [(_msgids(ids), subject) for ids, subject in threads]
         conn = self.conn
         with self._errors(), self._transaction():
             stored: dict[str, int] = {}  # msgid -> thread, for the ids already recorded
@@ -845,7 +839,6 @@ class Store:
         self, ids: list[str], list_name: str, subject: str | None, lifetime: int | None
     ) -> Added:
         conn = self.conn
-        ids = _msgids(ids)
         existing: set[int] = set()
         for chunk in _chunks(ids):
             existing.update(
