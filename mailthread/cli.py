@@ -187,6 +187,25 @@ def check_list(ctx, param, value):
     return value
 
 
+def subject_options(window_help: str):
+    """``--subject-window DURATION`` (as ``window``, in seconds) and ``--no-subject``, as
+    match has them, for the commands that link by subject too (add, explain)."""
+
+    def decorate(command):
+        command = click.option("--no-subject", is_flag=True, help="As for match.")(command)
+        return click.option(
+            "--subject-window",
+            "window",
+            metavar="DURATION",
+            default="30d",
+            show_default=True,
+            callback=parse_duration,
+            help=window_help,
+        )(command)
+
+    return decorate
+
+
 def parse_duration(ctx, param, value: str | None) -> int | None:
     """ "12h", "7d", "12w" -> seconds."""
     if value is None:
@@ -239,17 +258,10 @@ def format_duration(seconds: int | None) -> str | None:
     metavar="PATH",
     help="Import the threads of an old match-thread.sh refs file (one thread a line).",
 )
-@click.option(
-    "--subject-window",
-    "window",
-    metavar="DURATION",
-    default="30d",
-    show_default=True,
-    callback=parse_duration,
-    help="As for match: a reply that nothing else links brings the conversation its "
-    "subject names within this window.",
+@subject_options(
+    "As for match: a reply that nothing else links brings the conversation its "
+    "subject names within this window."
 )
-@click.option("--no-subject", is_flag=True, help="As for match.")
 @click.pass_obj
 def add(
     settings: Settings,
@@ -491,16 +503,7 @@ def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> N
 @cli.command()
 @click.argument("lists", nargs=-1, metavar="[LIST]...", callback=check_list)
 @click.option("--message-id", metavar="ID", help="Explain this id instead of a message on stdin.")
-@click.option(
-    "--subject-window",
-    "window",
-    metavar="DURATION",
-    default="30d",
-    show_default=True,
-    callback=parse_duration,
-    help="As for match.",
-)
-@click.option("--no-subject", is_flag=True, help="As for match.")
+@subject_options("As for match.")
 @click.pass_obj
 def explain(
     settings: Settings,
