@@ -117,14 +117,8 @@ def facts_of(msgid, subject="Plans", in_reply_to=None, references=(), date=None)
 
     from mailthread.message import Header
 
-    lines = [f"Subject: {subject}", f"Date: {formatdate(date or time.time())}"]
-    if msgid:
-        lines.append(f"Message-ID: <{msgid}>")
-    if in_reply_to:
-        lines.append(f"In-Reply-To: <{in_reply_to}>")
-    if references:
-        lines.append("References: " + " ".join(f"<{r}>" for r in references))
-    return Header(("\n".join(lines) + "\n\nbody\n").encode()).facts()
+    dated = f"Date: {formatdate(date or time.time())}\n".encode()
+    return Header(message(msgid, in_reply_to, references, subject, extra=dated)).facts()
 
 
 class _Rows(list):
