@@ -516,6 +516,11 @@ class AddCheck:
         conn = sqlite3.connect(template)
         self.before = {msgid for (msgid,) in conn.execute("SELECT msgid FROM ids")}
         self.conv_of = dict(conn.execute("SELECT msgid, conv FROM seen"))
+        # conversation -> the subject hashes of its messages: `add` of a reply without
+        # threading headers joins the one conversation its subject names (issue 13).
+        self.subjects_of: dict[int, set[int]] = {}
+        for conv, subject in conn.execute("SELECT conv, subject FROM seen WHERE subject"):
+            self.subjects_of.setdefault(conv, set()).add(subject)
         conn.close()
         self.keys_of: dict[int, list[str]] = {}
         for key, conv in self.conv_of.items():
@@ -552,8 +557,14 @@ class AddCheck:
             # Else it must come from a conversation of the index that the input names.
             conv = self.conv_of.get(msgid)
             assert conv is not None, f"{msgid!r} is neither in the message nor in the index"
-            assert self.names(raw, squashed, conv), f"{msgid!r}: its conversation is not named"
-            self.tally["from the index"] += 1
+            if self.names(raw, squashed, conv):
+                self.tally["from the index"] += 1
+                continue
+            facts = Header(raw).facts()
+            assert facts.reply and facts.subject in self.subjects_of.get(conv, ()), (
+                f"{msgid!r}: its conversation is named neither by an id nor by the subject"
+            )
+            self.tally["from the subject"] += 1
         self.tally["examples"] += 1
         self.tally[f"exit {result.exit_code}"] += 1
 
