@@ -131,6 +131,14 @@ def cli(ctx: click.Context, db: str | None, timeout: float) -> None:
     help="How long after a thread's last message a reply may be linked by its subject.",
 )
 @click.option("--no-subject", is_flag=True, help="Never link a reply by its subject alone.")
+@click.option(
+    "--follow-forks",
+    is_flag=True,
+    help="A reply under a new subject stays in its thread, as in mutt's thread view (also "
+    "$MAILTHREAD_FOLLOW_FORKS=1). Without it, such a fork of a thread starts a new "
+    "conversation, unless the thread is on the list 'watched' or both subjects carry one "
+    "patch series' [PATCH n/m] tags.",
+)
 @click.pass_obj
 def match(
     settings: Settings,
@@ -139,6 +147,7 @@ def match(
     me: tuple[str, ...],
     subject_window: str,
     no_subject: bool,
+    follow_forks: bool,
 ) -> None:
     """Mark a message that belongs to a recorded thread (a procmail filter).
 
@@ -172,6 +181,7 @@ def match(
     argv = ["--timeout", str(settings.timeout), "match", *lists, "--header", header]
     argv += [f"--me={address}" for address in me]
     argv += ["--no-subject"] if no_subject else [f"--subject-window={subject_window}"]
+    argv += ["--follow-forks"] if follow_forks else []
     if settings.db:
         argv[:0] = ["--db", settings.db]
     sys.exit(filter.main(argv))
@@ -504,6 +514,12 @@ def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> N
 @click.argument("lists", nargs=-1, metavar="[LIST]...", callback=check_list)
 @click.option("--message-id", metavar="ID", help="Explain this id instead of a message on stdin.")
 @subject_options("As for match.")
+@click.option(
+    "--follow-forks",
+    is_flag=True,
+    envvar="MAILTHREAD_FOLLOW_FORKS",
+    help="As for match (also $MAILTHREAD_FOLLOW_FORKS=1).",
+)
 @click.pass_obj
 def explain(
     settings: Settings,
@@ -511,6 +527,7 @@ def explain(
     message_id: str | None,
     window: int,
     no_subject: bool,
+    follow_forks: bool,
 ) -> None:
     """Say which thread a message on stdin belongs to, and why.
 
@@ -528,7 +545,7 @@ def explain(
     """
     facts, header = message_facts(message_id)
     with settings.store() as store:
-        hit = store.decide(facts, None if no_subject else window)
+        hit = store.decide(facts, None if no_subject else window, follow_forks)
         thread = store.thread(hit.thread) if hit else None
     if hit is None or thread is None:
         where = f" on {', '.join(lists)}" if lists else ""
@@ -542,6 +559,13 @@ def explain(
         say(
             f"in no thread on {', '.join(lists)}: decided by <{hit.msgid}> ({hit.rule}),"
             f" to this thread on {hit.list}; weaker rules are not tried"
+        )
+        sys.exit(1)
+    if hit.rule == "fork":
+        say(describe(thread))
+        say(
+            f"a reply to thread {hit.thread} under a new subject: not {hit.list}"
+            f" (decided by <{hit.msgid}>; --follow-forks follows it)"
         )
         sys.exit(1)
     if hit.rule == "index":

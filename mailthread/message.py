@@ -21,8 +21,11 @@ _SPACE = frozenset(b" \t\r\n\x0b\x0c,;>")
 # first (In-Reply-To, then References from last to first), every id (own first), Outlook's
 # conversation key ("thread-index:" + hex of the first 22 bytes of Thread-Index, or None),
 # the hash of its normalised subject (or None), whether the subject has a reply prefix,
-# and its Date in seconds since the epoch (or None).
-Facts = namedtuple("Facts", "own parents ids thread_index subject reply date")
+# its Date in seconds since the epoch (or None), and the identity of the patch series its
+# subject's leading "[PATCH vN n/m]" tag names (``patch_series``, or None).
+Facts = namedtuple(
+    "Facts", "own parents ids thread_index subject reply date series", defaults=(None,)
+)
 
 # The most of one field that Header.facts() and Header.subject() read (bytes). RFC 5322 2.1.1
 # allows 998 bytes a line, and real fields are far shorter (in ../shared/corpus the longest
@@ -206,11 +209,13 @@ class Header:
         own = [msgid for msgid in own if is_msgid(msgid)]
         ids = [msgid for msgid in dict.fromkeys(own + parents + references) if is_msgid(msgid)]
         own_id = own[0] if own else None
-        subject, reply = None, False
+        subject, reply, series = None, False, None
         value = self._fact_value(b"subject")
         if value is not None:
-            normalised, reply = normalise_subject(decode_words(value))
+            text = decode_words(value)
+            normalised, reply = normalise_subject(text)
             subject = subject_hash(normalised) if normalised else None
+            series = patch_series(text)
         date = self._fact_value(b"date")
         return Facts(
             own_id,
@@ -220,6 +225,7 @@ class Header:
             subject,
             reply,
             None if date is None else parse_date(date),
+            series,
         )
 
     def thread_index(self) -> str | None:
@@ -974,6 +980,53 @@ def normalise_subject(text: str) -> tuple[str, bool]:
         reply = True
         pos = _run_end(text, colon + 1)
     return " ".join(text[pos:].casefold().split()), reply
+
+
+def patch_series(text: str) -> int | None:
+    """The identity of the patch series a subject's leading tags name, as one number
+    (version * 10**6 + total), or None. A tag counts when it holds the word "patch" (or
+    "patchvN") and "n/m" (blanks around the slash allowed): "[PATCH 2/3]", "[RFC PATCH
+    v2 0/5]", "[PATCHv2 1/2]", "[RFC][PATCH 08/10]"; the version is vN, else 1. Reply
+    prefixes and other tags may come before it ("Re: [PATCH 2/3] x"). The rule of
+    bench/replay.py's topic truth (``topic_of``): the cover letter, its patches and their
+    review are one series. Time linear in ``text``."""
+    pos = _run_end(text, 0)
+    while pos < len(text):
+        if text.startswith("[", pos):
+            close = text.find("]", pos)
+            if close < 0:
+                return None
+            series = _series_tag(text[pos + 1 : close])
+            if series is not None:
+                return series
+            pos = _run_end(text, close + 1)
+            continue
+        colon = text.find(":", pos + 1, pos + 11)
+        word = text[pos:colon].rstrip() if colon > 0 else ""
+        for counter in "[^(":
+            word = word.split(counter, 1)[0]
+        if word.casefold() not in REPLY_PREFIXES and word.casefold() not in ("fw", "fwd"):
+            return None
+        pos = _run_end(text, colon + 1)
+    return None
+
+
+def _series_tag(tag: str) -> int | None:
+    words = tag.casefold().replace("/", " / ").split()
+    patch = version = numbered = None
+    for i, word in enumerate(words):
+        if word == "patch" or (word[:6] == "patchv" and word[6:].isdigit() and len(word) < 12):
+            patch = word[6:] or patch or "1"
+        elif word[:1] == "v" and word[1:].isdigit() and len(word) < 7 and version is None:
+            version = word[1:]
+        elif word == "/" and 0 < i < len(words) - 1 and numbered is None:
+            n, m = words[i - 1], words[i + 1]
+            if n.isdigit() and m.isdigit() and len(m) < 7:
+                numbered = int(m)
+    if patch is None or numbered is None:
+        return None
+    number = patch if patch != "1" or version is None else version
+    return int(number) * 10**6 + numbered
 
 
 def subject_hash(normalised: str) -> int:

@@ -24,7 +24,7 @@ try:
 except ImportError:  # pragma: no cover - an interpreter without it
     import sqlite3
 
-from mailthread.message import is_msgid
+from mailthread.message import is_msgid, normalise_subject, patch_series, subject_hash
 
 DEFAULT_TIMEOUT = 10.0
 # Below this much free space, a failure to write is told with the free space beside it.
@@ -83,6 +83,9 @@ MIGRATIONS: list[list[str]] = [
         "UPDATE seen SET date = CAST(strftime('%s', 'now') AS INTEGER)"
         " WHERE date > CAST(strftime('%s', 'now') AS INTEGER) + 86400 OR date < 631152000",
     ],
+    # 5: the patch series a delivered message's subject names (message.patch_series), so
+    # that a "[PATCH 2/3]" under its own subject is no fork of its cover letter.
+    ["ALTER TABLE seen ADD COLUMN series INTEGER"],
 ]
 # When a thread was last active: its last match, or when it was recorded.
 _ACTIVITY = "coalesce(threads.last_match, threads.created)"
@@ -101,10 +104,15 @@ class StoreError(Exception):
 # (namedtuple, not typing.NamedTuple: importing typing costs the per-mail path ~7 ms.)
 # msgid: the stored id that linked the message to the thread; rule: how it was linked --
 # "id" (one of its own ids is in the thread), "index" (the message index links one of its
-# ids to the thread), "thread-index" (Outlook's conversation key does) or "subject".
+# ids to the thread), "thread-index" (Outlook's conversation key does) or "subject"; or
+# "fork": one of the first three links it, but under a new subject (``Store.decide``), and
+# forks of that thread are not followed -- it belongs to no thread.
 Hit = namedtuple("Hit", "msgid thread list rule")
 # How long after a thread's last message a reply that only its subject links still counts.
 SUBJECT_WINDOW = 30 * 86400
+# Forks of threads on this list are followed unless ``follow_forks`` says otherwise: a
+# watcher wants the branches of a conversation, and watched mail is delivered anyway.
+FOLLOWED_LIST = "watched"
 # The ids of a message that only its subject links to a conversation go into the index as
 # "subject:HASH:ID" (HASH: its normalised subject's): only a message of the same subject
 # follows them (docs/threat-model.md, "Claimed ids").
@@ -403,17 +411,24 @@ class Store:
         return None
 
     def lookup(
-        self, facts, lists: tuple[str, ...] = (), window: int | None = SUBJECT_WINDOW
+        self,
+        facts,
+        lists: tuple[str, ...] = (),
+        window: int | None = SUBJECT_WINDOW,
+        follow_forks: bool = False,
     ) -> Hit | None:
         """The thread of a message (``message.Facts``) as ``decide`` finds it, if it is on
         one of ``lists`` (any list when none is given). A message whose thread is on another
-        list is on none of them: no weaker rule, nor a farther id, is tried for it."""
-        hit = self.decide(facts, window)
-        if hit is None or (lists and hit.list not in lists):
+        list is on none of them: no weaker rule, nor a farther id, is tried for it; nor for
+        a fork that is not followed."""
+        hit = self.decide(facts, window, follow_forks)
+        if hit is None or hit.rule == "fork" or (lists and hit.list not in lists):
             return None
         return hit
 
-    def decide(self, facts, window: int | None = SUBJECT_WINDOW) -> Hit | None:
+    def decide(
+        self, facts, window: int | None = SUBJECT_WINDOW, follow_forks: bool = False
+    ) -> Hit | None:
         """The one thread a message (``message.Facts``) belongs to, on whatever list, or
         None; ``Hit.rule`` names the rule that decided. The rules, strongest first: the
         first that finds a live thread decides, and no weaker rule, nor a farther id, is
@@ -434,6 +449,11 @@ class Store:
            parents in another conversation (rule 2 linked it there, thread or none), and
            when two conversations fit.
 
+        A fork -- a message that rule 1, 2 or 3 links, whose normalised subject differs from
+        that of the message of the deciding id (``_forks``) -- starts a new conversation,
+        as in Gmail: its Hit has rule "fork", and no weaker rule is tried. Unless
+        ``follow_forks`` (mutt's thread view), or the thread is on the list "watched".
+
         A thread whose own lifetime has passed (``add --for``) counts as none. ``match``,
         ``explain`` and ``remove`` all decide here; what ``record`` teaches follows the
         same decision."""
@@ -443,7 +463,7 @@ class Store:
             # 1. id: the nearest id a thread holds.
             hit = self.find(facts.ids)
             if hit is not None:
-                return hit
+                return self._fork(facts, hit, follow_forks)
             # 2. index, 3. thread-index: the conversations its keys are in. Recording the
             # message joins them, so the key's conversation counts as well -- after the
             # conversations of its ids.
@@ -455,13 +475,50 @@ class Store:
                 if row is not None:
                     msgid, thread, list_name, conv = row
                     rule = "index" if conv in by_ids else "thread-index"
-                    return Hit(msgid, thread, list_name, rule)
+                    return self._fork(facts, Hit(msgid, thread, list_name, rule), follow_forks)
             # 4. subject: only for a reply that nothing above links (see _subject_conv).
             if window is None:
                 return None
             conv = self._subject_conv(facts, window)
             row = None if conv is None else self._thread_of_convs([conv])
             return None if row is None else Hit(row[0], row[1], row[2], "subject")
+
+    def _fork(self, facts, hit: Hit, follow_forks: bool) -> Hit:
+        """``hit``, or the same with rule "fork" when the message forks its thread and
+        forks of that thread are not followed (see ``decide``)."""
+        if follow_forks or hit.list == FOLLOWED_LIST or not self._forks(facts, hit.msgid):
+            return hit
+        return hit._replace(rule="fork")
+
+    def _forks(self, facts, msgid: str) -> bool:
+        """Whether a message (``message.Facts``) linked by ``msgid`` is under another
+        subject than the message ``msgid`` names: the hash of its normalised subject
+        (``message.normalise_subject``: case, blanks, RFC 2047 encoding, list tags and reply
+        prefixes do not count) as the message index holds it; when the index does not know
+        it, the thread's stored subject, normalised. Not a fork: a message without a
+        subject, one whose reference subject is unknown, and two messages of one patch
+        series (``message.patch_series``: "[PATCH 2/3] x" and its cover "[PATCH 0/3] y")."""
+        if facts.subject is None:
+            return False
+        row = self.conn.execute(
+            "SELECT subject, series FROM seen WHERE msgid = ? AND subject IS NOT NULL", (msgid,)
+        ).fetchone()
+        subject, series = row if row is not None and row[0] else (None, None)
+        if subject is None:
+            (text,) = self.conn.execute(
+                "SELECT threads.subject FROM ids JOIN threads ON threads.id = ids.thread"
+                " WHERE ids.msgid = ?",
+                (msgid,),
+            ).fetchone() or (None,)
+            if not text:
+                return False
+            normalised = normalise_subject(text)[0]
+            if not normalised:
+                return False
+            subject, series = subject_hash(normalised), patch_series(text)
+        if subject == facts.subject:
+            return False
+        return facts.series is None or facts.series != series
 
     def _convs(self, keys: list[str]) -> dict[str, int]:
         """key -> conversation, for the keys the index knows."""
@@ -653,13 +710,23 @@ class Store:
                 )
         date = _index_date(facts)
         mark = None if own is None or to_me is None else int(to_me)
+        series = None if own is None else facts.series
         conn.executemany(
-            "INSERT INTO seen (msgid, conv, date, subject, to_me) VALUES (?, ?, ?, ?, ?)"
+            "INSERT INTO seen (msgid, conv, date, subject, to_me, series)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (msgid) DO UPDATE SET conv = excluded.conv,"
             " date = max(date, excluded.date), subject = coalesce(excluded.subject, subject),"
-            " to_me = coalesce(excluded.to_me, to_me)",
+            " to_me = coalesce(excluded.to_me, to_me),"
+            " series = coalesce(excluded.series, series)",
             [
-                (key, target, date, subject if i == 0 else None, mark if i == 0 else None)
+                (
+                    key,
+                    target,
+                    date,
+                    subject if i == 0 else None,
+                    mark if i == 0 else None,
+                    series if i == 0 else None,
+                )
                 for i, key in enumerate(keys)
             ],
         )
