@@ -486,7 +486,9 @@ class Store:
     def _fork(self, facts, hit: Hit, follow_forks: bool) -> Hit:
         """``hit``, or the same with rule "fork" when the message forks its thread and
         forks of that thread are not followed (see ``decide``)."""
-        if follow_forks or hit.list == FOLLOWED_LIST or not self._forks(facts, hit.msgid):
+        if follow_forks or hit.list == FOLLOWED_LIST or hit.msgid == facts.own:
+            return hit  # its own Message-ID is the thread's: no reply, no fork
+        if not self._forks(facts, hit.msgid):
             return hit
         return hit._replace(rule="fork")
 

@@ -59,6 +59,7 @@ def test_unmatched_messages_come_out_byte_identical(messages, tmp_path):
         assert out == raw, name
 
 
+@pytest.mark.follow_forks
 def test_matched_messages_differ_by_one_inserted_line(messages, tmp_path):
     db = tmp_path / "threads.db"
     store = Store.open(str(db))

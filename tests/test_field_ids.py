@@ -281,6 +281,7 @@ def test_a_free_text_in_reply_to_ranks_below_references():
     assert parents(raw) == ["irt@h", "parent@h", "root@h"]
 
 
+@pytest.mark.follow_forks
 def test_exmh_reply_to_a_list_does_not_mute_the_senders_other_mail(db):
     # No own address to tell: the structure alone must.
     root = b"From: Doug <doug@example.org>\nMessage-ID: <doug-root@h>\nSubject: a\n\nx\n"
@@ -330,6 +331,7 @@ def test_encoded_words_in_threading_fields(value, expected):
         assert [i for found in ids for i in found] == expected, field
 
 
+@pytest.mark.follow_forks
 def test_encoded_message_id_is_the_own_id_match_and_add_see(db):
     root = b"Message-ID: =?utf-8?q?=3Croot-1=40h=3E?=\nSubject: a\n\nx\n"
     ok(run(["add", "muted"], root, db=db))

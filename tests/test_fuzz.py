@@ -595,6 +595,7 @@ def test_add_random_messages(tmp_path):
     assert check.tally["from the index"] > 0, check.tally
 
 
+@pytest.mark.follow_forks
 def test_add_mutated_corpus_messages(corpus, tmp_path):
     real = corpus_raw(corpus)
     check = AddCheck(make_database(tmp_path / "template.db", real), tmp_path)

@@ -16,6 +16,7 @@ import replay  # noqa: E402
 MAILBOXES = ("open-iscsi", "ponymail-apache/httpd-users-2020-07.mbox")
 
 
+@pytest.mark.follow_forks
 @pytest.mark.parametrize("protocol", ["first", "third"])
 @pytest.mark.parametrize("mailbox", MAILBOXES)
 def test_later_messages_of_muted_conversations_are_caught(corpus, tmp_path, mailbox, protocol):

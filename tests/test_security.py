@@ -210,6 +210,7 @@ def test_no_command_ever_starts_a_program(spy, db, tmp_path):
         ["match", "muted", "--header=X-Evil\r: {list}"],
     ],
 )
+@pytest.mark.follow_forks
 def test_header_with_a_line_break_is_refused(db, argv):
     assert invoke(["--db", db, "add", "muted"], message("parent@x")).exit_code == 0
     status, out, err = match(argv, REPLY, db)
@@ -235,6 +236,7 @@ def test_list_name_with_a_line_break_is_a_usage_error(db, bad):
     assert not db.exists()  # refused before anything was opened
 
 
+@pytest.mark.follow_forks
 @pytest.mark.parametrize("name", ["muted\rBcc: victim@x", "muted\r\n", "a\x85b\u2028c\nd"])
 @pytest.mark.parametrize("header", ["X-Mailthread: {list}", "X-Other: [{list}]"])
 def test_hand_edited_list_name_with_a_line_break_is_never_inserted(db, name, header):
