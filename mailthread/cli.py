@@ -622,7 +622,9 @@ def remove(settings: Settings, message_id: str | None, thread_id: int | None) ->
     facts = None if thread_id is not None else message_facts(message_id)[0]
     with settings.store() as store:
         if facts is not None:
-            hit = store.lookup(facts)
+            # The thread `match` would pick: forks followed as $MAILTHREAD_FOLLOW_FORKS says.
+            follow = os.environ.get("MAILTHREAD_FOLLOW_FORKS", "").strip() == "1"
+            hit = store.lookup(facts, follow_forks=follow)
             if hit is None:
                 raise Failure(
                     f"in no thread: none of its {len(facts.ids)} id(s) is recorded,"

@@ -126,3 +126,10 @@ def pytest_runtest_call(item):
     finally:
         if marked:
             os.environ.pop("MAILTHREAD_FOLLOW_FORKS", None)
+
+
+def forks_setting() -> dict[str, str]:
+    """$MAILTHREAD_FOLLOW_FORKS as a test marked follow_forks sets it, for the tests that
+    run ``filter.run`` in-process with an environment of their own."""
+    value = os.environ.get("MAILTHREAD_FOLLOW_FORKS")
+    return {} if value is None else {"MAILTHREAD_FOLLOW_FORKS": value}

@@ -10,7 +10,7 @@ docs/leniency.md gives the rule and the peers it follows.
 import io
 
 import pytest
-from conftest import FIXTURES, marked, run
+from conftest import FIXTURES, forks_setting, marked, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +33,11 @@ def match(raw: bytes, db, *args) -> bytes:
     """`match` in this process (the CLI's own entry point, as test_fuzz runs it)."""
     stdout, stderr = io.BytesIO(), io.StringIO()
     status = filter.run(
-        ["match", *args], io.BytesIO(raw), stdout, stderr, {"MAILTHREAD_DB": str(db)}
+        ["match", *args],
+        io.BytesIO(raw),
+        stdout,
+        stderr,
+        {"MAILTHREAD_DB": str(db), **forks_setting()},
     )
     assert (status, stderr.getvalue()) == (0, "")
     return stdout.getvalue()

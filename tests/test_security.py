@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import message, run
+from conftest import forks_setting, message, run
 
 import mailthread
 from mailthread import cli, filter
@@ -30,7 +30,9 @@ REPLY = message("reply@x", in_reply_to="parent@x", references=["parent@x"], subj
 
 def match(argv, raw: bytes, db: Path) -> tuple[int, bytes, str]:
     stdout, stderr = io.BytesIO(), io.StringIO()
-    status = filter.run(argv, io.BytesIO(raw), stdout, stderr, {"MAILTHREAD_DB": str(db)})
+    status = filter.run(
+        argv, io.BytesIO(raw), stdout, stderr, {"MAILTHREAD_DB": str(db), **forks_setting()}
+    )
     return status, stdout.getvalue(), stderr.getvalue()
 
 
