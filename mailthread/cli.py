@@ -136,8 +136,8 @@ def cli(ctx: click.Context, db: str | None, timeout: float) -> None:
     is_flag=True,
     help="A reply under a new subject stays in its thread, as in mutt's thread view (also "
     "$MAILTHREAD_FOLLOW_FORKS=1). Without it, such a fork of a thread starts a new "
-    "conversation, unless the thread is on the list 'watched' or both subjects carry one "
-    "patch series' [PATCH n/m] tags.",
+    "conversation, as in Gmail, unless the thread is on the list 'watched' or the reply "
+    "is a patch of the thread's [PATCH n/m] series.",
 )
 @click.pass_obj
 def match(
@@ -157,8 +157,12 @@ def match(
     its ids, or its Outlook Thread-Index, to a message of the thread; else, for a reply
     ("Re:" and the like) that nothing links to another conversation, when its subject is
     that of the thread and it is dated within --subject-window after the thread's last
-    message. Then the header line (default `X-Mailthread: LIST`) is inserted as the first
-    line of the header (after a `From ` line), and the message's own id joins the thread.
+    message. A reply under a new topic -- its subject, reply prefixes, list tags, case,
+    punctuation, a trailing [tag] and a "(was: ...)" suffix aside, is none of the thread's
+    -- is a fork, a new conversation (--follow-forks). A list digest belongs to no thread,
+    and a reply to one is linked by its own subject. Then the header line (default
+    `X-Mailthread: LIST`) is inserted as the first line of the header (after a `From `
+    line), and the message's own id joins the thread.
     Existing fields of that name are renamed Old-NAME, database or not, so senders cannot
     forge the mark. Every other byte is written exactly as it came. Every message with ids
     goes into the message index.
@@ -344,8 +348,14 @@ def add(
             f"no {what} in the message, nothing recorded (mutt drops them when"
             " pipe_decode is set; the macros of contrib/muttrc.example unset it)"
         )
+    if facts.digest:
+        raise Failure(
+            "the message is a list digest, many conversations in one: nothing recorded"
+            " (mute one of them from its own message, or from a reply)"
+        )
     subject = header.subject()
     with settings.store() as store:
+        facts = store.without_digests(facts)  # a reply to a digest: its own subject counts
         if subthread:
             added = store.add_subthread(facts.own, list_name, subject, lifetime, facts)
         else:
@@ -390,7 +400,7 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
         raise Failure(str(e)) from None
     threads = conversations.threads()
     with settings.store() as store:
-        results = store.add_threads(threads, list_name, lifetime)
+        results = store.add_threads(threads, list_name, lifetime, conversations.topics())
         store.index_messages(conversations.facts)
     added = sum(r.created for r in results)
     merged = sum(r.changed and not r.created for r in results)  # or extended, or moved
@@ -544,7 +554,11 @@ def explain(
       75  the database cannot be used now
     """
     facts, header = message_facts(message_id)
+    if facts.digest:
+        say("in no thread: the message is a list digest, many conversations in one")
+        sys.exit(1)
     with settings.store() as store:
+        facts = store.without_digests(facts)
         hit = store.decide(facts, None if no_subject else window, follow_forks)
         thread = store.thread(hit.thread) if hit else None
     if hit is None or thread is None:
@@ -624,7 +638,7 @@ def remove(settings: Settings, message_id: str | None, thread_id: int | None) ->
         if facts is not None:
             # The thread `match` would pick: forks followed as $MAILTHREAD_FOLLOW_FORKS says.
             follow = os.environ.get("MAILTHREAD_FOLLOW_FORKS", "").strip() == "1"
-            hit = store.lookup(facts, follow_forks=follow)
+            hit = store.lookup(store.without_digests(facts), follow_forks=follow)
             if hit is None:
                 raise Failure(
                     f"in no thread: none of its {len(facts.ids)} id(s) is recorded,"

@@ -197,6 +197,7 @@ def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
         path = args.db or default_path(environ)
         # One write transaction: what is recorded follows from what was looked up.
         with Store.open(path, args.timeout, durable=False) as store, store.delivery():
+            facts = store.without_digests(facts)
             hit = store.lookup(facts, args.lists, args.window, args.follow_forks)
             to_me = mine = None
             if args.me:
