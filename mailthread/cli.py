@@ -131,6 +131,14 @@ def cli(ctx: click.Context, db: str | None, timeout: float) -> None:
     help="How long after a thread's last message a reply may be linked by its subject.",
 )
 @click.option("--no-subject", is_flag=True, help="Never link a reply by its subject alone.")
+@click.option(
+    "--follow-forks",
+    is_flag=True,
+    help="A reply under a new subject stays in its thread, as in mutt's thread view (also "
+    "$MAILTHREAD_FOLLOW_FORKS=1). Without it, such a fork of a thread starts a new "
+    "conversation, as in Gmail, unless the thread is on the list 'watched' or the reply "
+    "is a patch of the thread's [PATCH n/m] series.",
+)
 @click.pass_obj
 def match(
     settings: Settings,
@@ -139,6 +147,7 @@ def match(
     me: tuple[str, ...],
     subject_window: str,
     no_subject: bool,
+    follow_forks: bool,
 ) -> None:
     """Mark a message that belongs to a recorded thread (a procmail filter).
 
@@ -148,8 +157,12 @@ def match(
     its ids, or its Outlook Thread-Index, to a message of the thread; else, for a reply
     ("Re:" and the like) that nothing links to another conversation, when its subject is
     that of the thread and it is dated within --subject-window after the thread's last
-    message. Then the header line (default `X-Mailthread: LIST`) is inserted as the first
-    line of the header (after a `From ` line), and the message's own id joins the thread.
+    message. A reply under a new topic -- its subject, reply prefixes, list tags, case,
+    punctuation, a trailing [tag] and a "(was: ...)" suffix aside, is none of the thread's
+    -- is a fork, a new conversation (--follow-forks). A list digest belongs to no thread,
+    and a reply to one is linked by its own subject. Then the header line (default
+    `X-Mailthread: LIST`) is inserted as the first line of the header (after a `From `
+    line), and the message's own id joins the thread.
     Existing fields of that name are renamed Old-NAME, database or not, so senders cannot
     forge the mark. Every other byte is written exactly as it came. Every message with ids
     goes into the message index.
@@ -172,6 +185,7 @@ def match(
     argv = ["--timeout", str(settings.timeout), "match", *lists, "--header", header]
     argv += [f"--me={address}" for address in me]
     argv += ["--no-subject"] if no_subject else [f"--subject-window={subject_window}"]
+    argv += ["--follow-forks"] if follow_forks else []
     if settings.db:
         argv[:0] = ["--db", settings.db]
     sys.exit(filter.main(argv))
@@ -334,8 +348,14 @@ def add(
             f"no {what} in the message, nothing recorded (mutt drops them when"
             " pipe_decode is set; the macros of contrib/muttrc.example unset it)"
         )
+    if facts.digest:
+        raise Failure(
+            "the message is a list digest, many conversations in one: nothing recorded"
+            " (mute one of them from its own message, or from a reply)"
+        )
     subject = header.subject()
     with settings.store() as store:
+        facts = store.without_digests(facts)  # a reply to a digest: its own subject counts
         if subthread:
             added = store.add_subthread(facts.own, list_name, subject, lifetime, facts)
         else:
@@ -380,7 +400,7 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
         raise Failure(str(e)) from None
     threads = conversations.threads()
     with settings.store() as store:
-        results = store.add_threads(threads, list_name, lifetime)
+        results = store.add_threads(threads, list_name, lifetime, conversations.topics())
         store.index_messages(conversations.facts)
     added = sum(r.created for r in results)
     merged = sum(r.changed and not r.created for r in results)  # or extended, or moved
@@ -504,6 +524,12 @@ def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> N
 @click.argument("lists", nargs=-1, metavar="[LIST]...", callback=check_list)
 @click.option("--message-id", metavar="ID", help="Explain this id instead of a message on stdin.")
 @subject_options("As for match.")
+@click.option(
+    "--follow-forks",
+    is_flag=True,
+    envvar="MAILTHREAD_FOLLOW_FORKS",
+    help="As for match (also $MAILTHREAD_FOLLOW_FORKS=1).",
+)
 @click.pass_obj
 def explain(
     settings: Settings,
@@ -511,6 +537,7 @@ def explain(
     message_id: str | None,
     window: int,
     no_subject: bool,
+    follow_forks: bool,
 ) -> None:
     """Say which thread a message on stdin belongs to, and why.
 
@@ -527,8 +554,12 @@ def explain(
       75  the database cannot be used now
     """
     facts, header = message_facts(message_id)
+    if facts.digest:
+        say("in no thread: the message is a list digest, many conversations in one")
+        sys.exit(1)
     with settings.store() as store:
-        hit = store.decide(facts, None if no_subject else window)
+        facts = store.without_digests(facts)
+        hit = store.decide(facts, None if no_subject else window, follow_forks)
         thread = store.thread(hit.thread) if hit else None
     if hit is None or thread is None:
         where = f" on {', '.join(lists)}" if lists else ""
@@ -542,6 +573,13 @@ def explain(
         say(
             f"in no thread on {', '.join(lists)}: decided by <{hit.msgid}> ({hit.rule}),"
             f" to this thread on {hit.list}; weaker rules are not tried"
+        )
+        sys.exit(1)
+    if hit.rule == "fork":
+        say(describe(thread))
+        say(
+            f"a reply to thread {hit.thread} under a new subject: not {hit.list}"
+            f" (decided by <{hit.msgid}>; --follow-forks follows it)"
         )
         sys.exit(1)
     if hit.rule == "index":
@@ -598,7 +636,9 @@ def remove(settings: Settings, message_id: str | None, thread_id: int | None) ->
     facts = None if thread_id is not None else message_facts(message_id)[0]
     with settings.store() as store:
         if facts is not None:
-            hit = store.lookup(facts)
+            # The thread `match` would pick: forks followed as $MAILTHREAD_FOLLOW_FORKS says.
+            follow = os.environ.get("MAILTHREAD_FOLLOW_FORKS", "").strip() == "1"
+            hit = store.lookup(store.without_digests(facts), follow_forks=follow)
             if hit is None:
                 raise Failure(
                     f"in no thread: none of its {len(facts.ids)} id(s) is recorded,"

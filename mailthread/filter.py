@@ -43,10 +43,11 @@ class UsageError(Exception):
 
 
 # me: the user's addresses (lower-cased); window: how long after a thread's last message a
-# reply may be linked by its subject alone (None: never).
-MatchArgs = namedtuple("MatchArgs", "db timeout lists header me window")
+# reply may be linked by its subject alone (None: never); follow_forks: a reply under a new
+# subject stays in its thread (--follow-forks, $MAILTHREAD_FOLLOW_FORKS=1; Store.decide).
+MatchArgs = namedtuple("MatchArgs", "db timeout lists header me window follow_forks")
 _MATCH_OPTIONS = ("--header", "--me", "--subject-window")
-_FLAGS = ("--no-subject",)
+_FLAGS = ("--no-subject", "--follow-forks")
 _UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
 # SQLite's date functions stop at year 0, and its integers at 2**63 - 1: a century is
 # "for good" for a mail thread, and keeps every date the store computes in range.
@@ -131,13 +132,15 @@ def is_match_command(argv: list[str]) -> bool:
 
 def parse_args(argv: list[str], environ) -> MatchArgs:
     """Parse ``[--db PATH] [--timeout S] match [LIST]... [--header LINE] [--me ADDRESS]...
-    [--no-subject | --subject-window DURATION]``."""
+    [--no-subject | --subject-window DURATION] [--follow-forks]``; ``$MAILTHREAD_FOLLOW_FORKS``
+    set to 1 is --follow-forks."""
     db = None
     timeout = DEFAULT_TIMEOUT
     lists: list[str] = []
     header = DEFAULT_HEADER
     me = [environ.get("MAILTHREAD_ME", "")]
     window: int | None = SUBJECT_WINDOW
+    follow_forks = environ.get("MAILTHREAD_FOLLOW_FORKS", "").strip() == "1"
     args = iter(argv)
     seen_command = False
     only_positionals = False
@@ -153,7 +156,10 @@ def parse_args(argv: list[str], environ) -> MatchArgs:
             if name in _FLAGS:
                 if equals:
                     raise UsageError(f"option {name} does not take a value")
-                window = None
+                if name == "--follow-forks":
+                    follow_forks = True
+                else:
+                    window = None
                 continue
             if not equals:
                 value = next(args, None)
@@ -176,7 +182,7 @@ def parse_args(argv: list[str], environ) -> MatchArgs:
             seen_command = True  # is_match_command() saw to it that this is "match"
         else:
             lists.append(check_list_name(arg))
-    return MatchArgs(db, timeout, tuple(lists), header, my_addresses(me), window)
+    return MatchArgs(db, timeout, tuple(lists), header, my_addresses(me), window, follow_forks)
 
 
 def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
@@ -191,7 +197,8 @@ def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
         path = args.db or default_path(environ)
         # One write transaction: what is recorded follows from what was looked up.
         with Store.open(path, args.timeout, durable=False) as store, store.delivery():
-            hit = store.lookup(facts, args.lists, args.window)
+            facts = store.without_digests(facts)
+            hit = store.lookup(facts, args.lists, args.window, args.follow_forks)
             to_me = mine = None
             if args.me:
                 to, cc = header.recipients()

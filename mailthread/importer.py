@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from mailthread.message import Header, parse_ids
+from mailthread.store import topics_of
 
 
 class SourceError(Exception):
@@ -219,12 +220,15 @@ class Conversations:
         self._root_of: dict[str, str] = {}  # msgid -> the id naming its conversation
         self._members: dict[str, list[str]] = {}  # root -> ids, in the order first seen
         self._subjects: dict[str, tuple[int, int, str | None]] = {}  # root -> best subject
+        self._topics: dict[str, set[str]] = {}  # root -> the topics of its messages
         self._count = 0
         self.skipped: Counter[str] = Counter()
         self.facts: list = []  # message.Facts of each message read, for the message index
+        self.digests: set[str] = set()  # the Message-IDs of list digests read so far
 
-    def add(self, ids: list[str], subject: str | None = None) -> None:
-        """One message's ids (or one refs line): they all belong together."""
+    def add(self, ids: list[str], subject: str | None = None, topics=()) -> None:
+        """One message's ids (or one refs line): they all belong together. ``topics``:
+        the message's (``store.topics_of``)."""
         self._count += 1
         root_of, members = self._root_of, self._members
         roots = {root_of[msgid] for msgid in ids if msgid in root_of}
@@ -239,11 +243,14 @@ class Conversations:
                     root_of[msgid] = root
                 members[root] += members.pop(other)
                 candidates.append(self._subjects.pop(other))
+                self._topics[root] |= self._topics.pop(other)
             candidates.append(self._subjects[root])
             members[root] += new
         else:
             root = new[0]
             members[root] = new
+            self._topics[root] = set()
+        self._topics[root].update(topics)
         for msgid in new:
             root_of[msgid] = root
         self._subjects[root] = min(candidates, key=lambda c: (c[2] is None, c[0], c[1]))
@@ -262,15 +269,33 @@ class Conversations:
         except Exception:  # noqa: BLE001 - a parser bug costs one message, not the import
             self.skipped["unparsable"] += 1
             return
+        if facts.digest:
+            # Many conversations in one: its replies link by their own subjects, and
+            # by ids of the digest read before them (Store.without_digests).
+            self.skipped["list digests"] += 1
+            if facts.own is not None:
+                self.digests.add(facts.own)
+                self.facts.append(facts)
+            return
+        if self.digests.intersection(facts.parents):
+            facts = facts._replace(
+                parents=[msgid for msgid in facts.parents if msgid not in self.digests],
+                ids=[msgid for msgid in facts.ids if msgid not in self.digests],
+            )
         if not facts.ids:
             self.skipped["no ids"] += 1
             return
         self.facts.append(facts)
-        self.add(facts.ids, subject)
+        self.add(facts.ids, subject, topics_of(facts))
 
     def threads(self) -> list[tuple[list[str], str | None]]:
         """(ids, subject) of each conversation, in the order they were first seen."""
         return [(ids, self._subjects[root][2]) for root, ids in self._members.items()]
+
+    def topics(self) -> list[set[str]]:
+        """The topics of each conversation's messages, in the order of ``threads``: what a
+        reply must be under not to be a fork of the thread recorded from it."""
+        return [self._topics[root] for root in self._members]
 
 
 def refs_file_lines(path: str) -> Iterable[list[str]]:

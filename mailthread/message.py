@@ -21,8 +21,16 @@ _SPACE = frozenset(b" \t\r\n\x0b\x0c,;>")
 # first (In-Reply-To, then References from last to first), every id (own first), Outlook's
 # conversation key ("thread-index:" + hex of the first 22 bytes of Thread-Index, or None),
 # the hash of its normalised subject (or None), whether the subject has a reply prefix,
-# and its Date in seconds since the epoch (or None).
-Facts = namedtuple("Facts", "own parents ids thread_index subject reply date")
+# its Date in seconds since the epoch (or None), the identity of the patch series its
+# subject's leading "[PATCH vN n/m]" tag names (``patch_series``, or None), the hash of its
+# topic (``subject_topic``: what the fork rule compares; without a subject, that of ""), and
+# whether it is a list digest (``is_digest_subject``, or Content-Type multipart/digest, and
+# no parent named).
+Facts = namedtuple(
+    "Facts",
+    "own parents ids thread_index subject reply date series topic digest",
+    defaults=(None, None, False),
+)
 
 # The most of one field that Header.facts() and Header.subject() read (bytes). RFC 5322 2.1.1
 # allows 998 bytes a line, and real fields are far shorter (in ../shared/corpus the longest
@@ -206,20 +214,39 @@ class Header:
         own = [msgid for msgid in own if is_msgid(msgid)]
         ids = [msgid for msgid in dict.fromkeys(own + parents + references) if is_msgid(msgid)]
         own_id = own[0] if own else None
-        subject, reply = None, False
+        parents = [msgid for msgid in ids if msgid != own_id]
+        subject, reply, series, topic_text, digest = None, False, None, "", False
         value = self._fact_value(b"subject")
         if value is not None:
-            normalised, reply = normalise_subject(decode_words(value))
-            subject = subject_hash(normalised) if normalised else None
+            text = decode_words(value)
+            normalised, reply = normalise_subject(text)
+            if normalised:
+                subject = subject_hash(normalised)
+                series = patch_series(text)
+                topic_text = subject_topic(normalised)
+                digest = is_digest_subject(normalised)
+        # No subject is a topic too: the empty one (a reply that adds one is a fork).
+        topic = subject_hash(topic_text)
+        if parents:
+            # A list digest answers nothing: a reply under a digest's subject, or messages
+            # forwarded as a MIME digest in reply to one (neomutt's forward_references),
+            # are a message of a conversation.
+            digest = False
+        elif not digest:
+            value = self._fact_value(b"content-type")
+            digest = value is not None and value.lstrip().lower().startswith(b"multipart/digest")
         date = self._fact_value(b"date")
         return Facts(
             own_id,
-            [msgid for msgid in ids if msgid != own_id],
+            parents,
             ids,
             self.thread_index(),
             subject,
             reply,
             None if date is None else parse_date(date),
+            series,
+            topic,
+            digest,
         )
 
     def thread_index(self) -> str | None:
@@ -974,6 +1001,109 @@ def normalise_subject(text: str) -> tuple[str, bool]:
         reply = True
         pos = _run_end(text, colon + 1)
     return " ".join(text[pos:].casefold().split()), reply
+
+
+def subject_topic(normalised: str) -> str:
+    """The topic of a subject, as the fork rule compares it: ``normalised`` (the first value
+    of ``normalise_subject``: case, blanks, encoding, list tags and reply prefixes already
+    gone) without a trailing "(was: ...)" or "[was ...]" -- "suse 8 disks? (was: ilug
+    newsgroups?)" is the topic "suse 8 disks" -- and without trailing "[tags]" ("[solved]"),
+    and with every character that is neither a letter nor a digit read as a blank (a
+    changed "?" or "..." is no new topic). "" when nothing is left. Time linear in its
+    length."""
+    text = normalised
+    for opener in "([":
+        was = text.find(opener + "was", 1)
+        while was > 0:
+            after = text[was + 4 : was + 5]
+            if after in (":", " ", "") and text[was - 1] == " ":
+                text = text[:was]
+                break
+            was = text.find(opener + "was", was + 1)
+    text = text.rstrip()
+    while text.endswith("]"):
+        opening = text.rfind("[")
+        if opening <= 0:
+            break
+        text = text[:opening].rstrip()
+    return " ".join("".join(c if c.isalnum() else " " for c in text).split())
+
+
+# Words after "digest" in the subjects list managers give their digests: Mailman ("NAME
+# Digest, Vol 12, Issue 3"), Majordomo ("NAME-digest V1 #123"), ezmlm ("NAME Digest 12 Jan
+# 2002 ... Issue 123"), LISTSERV ("NAME Digest - 1 Jan 2002 to 2 Jan 2002 (#2002-1)"),
+# Yahoo Groups ("[NAME] Digest Number 1234"), groups.io ("[NAME] Digest #123"), Google
+# Groups ("Digest for NAME@googlegroups.com - 3 updates in 2 topics").
+_DIGEST_MARKS = ("vol ", "vol.", "issue ", "number ", "#", "updates in ")
+
+
+def is_digest_subject(normalised: str) -> bool:
+    """Whether a normalised subject (``normalise_subject``) is a list digest's: the word
+    "digest" (also "name-digest"), followed within 80 characters by a volume, issue or
+    number mark (``_DIGEST_MARKS``, or "v" and a digit right after it). "sha-256 digest
+    of 3 files" is none. A reply to a digest keeps its subject; either way, the digest's
+    Message-ID links no conversation (``Store.digests``)."""
+    start = normalised.find("digest")
+    while start >= 0:
+        end = start + 6
+        if (start == 0 or not normalised[start - 1].isalpha()) and not normalised[
+            end : end + 1
+        ].isalpha():
+            tail = normalised[end : end + 80]
+            rest = tail.lstrip(" ,-:")
+            if rest[:1] == "v" and rest[1:2].isdigit():
+                return True
+            if any(mark in tail for mark in _DIGEST_MARKS):
+                return True
+        start = normalised.find("digest", end)
+    return False
+
+
+def patch_series(text: str) -> int | None:
+    """The identity of the patch series a subject's leading tags name, as one number
+    (version * 10**6 + total), or None. A tag counts when it holds the word "patch" (or
+    "patchvN") and "n/m" (blanks around the slash allowed): "[PATCH 2/3]", "[RFC PATCH
+    v2 0/5]", "[PATCHv2 1/2]", "[RFC][PATCH 08/10]"; the version is vN, else 1. Reply
+    prefixes and other tags may come before it ("Re: [PATCH 2/3] x"). The rule of
+    bench/replay.py's topic truth (``topic_of``): the cover letter, its patches and their
+    review are one series. Time linear in ``text``."""
+    pos = _run_end(text, 0)
+    while pos < len(text):
+        if text.startswith("[", pos):
+            close = text.find("]", pos)
+            if close < 0:
+                return None
+            series = _series_tag(text[pos + 1 : close])
+            if series is not None:
+                return series
+            pos = _run_end(text, close + 1)
+            continue
+        colon = text.find(":", pos + 1, pos + 11)
+        word = text[pos:colon].rstrip() if colon > 0 else ""
+        for counter in "[^(":
+            word = word.split(counter, 1)[0]
+        if word.casefold() not in REPLY_PREFIXES and word.casefold() not in ("fw", "fwd"):
+            return None
+        pos = _run_end(text, colon + 1)
+    return None
+
+
+def _series_tag(tag: str) -> int | None:
+    words = tag.casefold().replace("/", " / ").split()
+    patch = version = numbered = None
+    for i, word in enumerate(words):
+        if word == "patch" or (word[:6] == "patchv" and word[6:].isdigit() and len(word) < 12):
+            patch = word[6:] or patch or "1"
+        elif word[:1] == "v" and word[1:].isdigit() and len(word) < 7 and version is None:
+            version = word[1:]
+        elif word == "/" and 0 < i < len(words) - 1 and numbered is None:
+            n, m = words[i - 1], words[i + 1]
+            if n.isdigit() and m.isdigit() and len(m) < 7:
+                numbered = int(m)
+    if patch is None or numbered is None:
+        return None
+    number = patch if patch != "1" or version is None else version
+    return int(number) * 10**6 + numbered
 
 
 def subject_hash(normalised: str) -> int:

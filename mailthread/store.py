@@ -24,7 +24,13 @@ try:
 except ImportError:  # pragma: no cover - an interpreter without it
     import sqlite3
 
-from mailthread.message import is_msgid
+from mailthread.message import (
+    is_msgid,
+    normalise_subject,
+    patch_series,
+    subject_hash,
+    subject_topic,
+)
 
 DEFAULT_TIMEOUT = 10.0
 # Below this much free space, a failure to write is told with the free space beside it.
@@ -83,6 +89,17 @@ MIGRATIONS: list[list[str]] = [
         "UPDATE seen SET date = CAST(strftime('%s', 'now') AS INTEGER)"
         " WHERE date > CAST(strftime('%s', 'now') AS INTEGER) + 86400 OR date < 631152000",
     ],
+    # 5: a thread's topics (``_topics``): what a reply linked to it must be under not to
+    # be a fork -- "t" and the hash of a subject's topic (message.subject_topic), "p" and
+    # a patch series (message.patch_series), blank-separated. NULL: read them off the
+    # thread's subject (threads recorded before). And the Message-IDs of the list digests
+    # `match` saw, with their Date (seconds since the epoch): a reply naming one links by
+    # its own subject, not through the digest (``without_digests``).
+    [
+        "ALTER TABLE threads ADD COLUMN topics TEXT",
+        "CREATE TABLE digests (msgid TEXT PRIMARY KEY, date INTEGER NOT NULL) WITHOUT ROWID",
+        "CREATE INDEX digests_date ON digests(date)",
+    ],
 ]
 # When a thread was last active: its last match, or when it was recorded.
 _ACTIVITY = "coalesce(threads.last_match, threads.created)"
@@ -101,10 +118,17 @@ class StoreError(Exception):
 # (namedtuple, not typing.NamedTuple: importing typing costs the per-mail path ~7 ms.)
 # msgid: the stored id that linked the message to the thread; rule: how it was linked --
 # "id" (one of its own ids is in the thread), "index" (the message index links one of its
-# ids to the thread), "thread-index" (Outlook's conversation key does) or "subject".
-Hit = namedtuple("Hit", "msgid thread list rule")
+# ids to the thread), "thread-index" (Outlook's conversation key does) or "subject"; or
+# "fork": one of the first three links it, but under a new subject (``Store.decide``), and
+# forks of that thread are not followed -- it belongs to no thread.
+# topics: the thread's topics with the message's own added (``_topics``), when matching
+# it teaches the thread a new one (a patch of its series under its own subject), else None.
+Hit = namedtuple("Hit", "msgid thread list rule topics", defaults=(None,))
 # How long after a thread's last message a reply that only its subject links still counts.
 SUBJECT_WINDOW = 30 * 86400
+# Forks of threads on this list are followed unless ``follow_forks`` says otherwise: a
+# watcher wants the branches of a conversation, and watched mail is delivered anyway.
+FOLLOWED_LIST = "watched"
 # The ids of a message that only its subject links to a conversation go into the index as
 # "subject:HASH:ID" (HASH: its normalised subject's): only a message of the same subject
 # follows them (docs/threat-model.md, "Claimed ids").
@@ -282,6 +306,39 @@ def _chunks(items: list, size: int = _CHUNK):
         yield items[i : i + size]
 
 
+def topics_of(facts) -> set[str]:
+    """The topics a message (``message.Facts``) gives a thread recorded from it: "t" and
+    the hash of its subject's topic, "p" and its patch series, each when it has one."""
+    topics = set()
+    if facts.topic is not None:
+        topics.add(f"t{facts.topic}")
+    if facts.series is not None:
+        topics.add(f"p{facts.series}")
+    return topics
+
+
+def subject_topics(text: str | None) -> set[str]:
+    """``topics_of`` for a subject as written (decoded): a thread's stored subject. None
+    (a thread recorded without one: a refs file) gives no topics -- unknown, not empty."""
+    if text is None:
+        return set()
+    normalised = normalise_subject(text)[0]
+    series = patch_series(text) if normalised else None
+    topic = f"t{subject_hash(subject_topic(normalised) if normalised else '')}"
+    return {topic} if series is None else {topic, f"p{series}"}
+
+
+def _topics(stored: str | None, subject: str | None) -> set[str]:
+    """A thread's topics from its row: the ``topics`` column, or for a thread recorded
+    before schema 5 (NULL), those of its stored subject."""
+    return set(stored.split()) if stored is not None else subject_topics(subject)
+
+
+def _topics_text(topics: set[str] | None) -> str:
+    """The ``topics`` column for a set of topics ("" when none is known)."""
+    return " ".join(sorted(topics or ()))
+
+
 def _marks(n: int) -> str:
     return ",".join("?" * n)
 
@@ -403,17 +460,24 @@ class Store:
         return None
 
     def lookup(
-        self, facts, lists: tuple[str, ...] = (), window: int | None = SUBJECT_WINDOW
+        self,
+        facts,
+        lists: tuple[str, ...] = (),
+        window: int | None = SUBJECT_WINDOW,
+        follow_forks: bool = False,
     ) -> Hit | None:
         """The thread of a message (``message.Facts``) as ``decide`` finds it, if it is on
         one of ``lists`` (any list when none is given). A message whose thread is on another
-        list is on none of them: no weaker rule, nor a farther id, is tried for it."""
-        hit = self.decide(facts, window)
-        if hit is None or (lists and hit.list not in lists):
+        list is on none of them: no weaker rule, nor a farther id, is tried for it; nor for
+        a fork that is not followed."""
+        hit = self.decide(facts, window, follow_forks)
+        if hit is None or hit.rule == "fork" or (lists and hit.list not in lists):
             return None
         return hit
 
-    def decide(self, facts, window: int | None = SUBJECT_WINDOW) -> Hit | None:
+    def decide(
+        self, facts, window: int | None = SUBJECT_WINDOW, follow_forks: bool = False
+    ) -> Hit | None:
         """The one thread a message (``message.Facts``) belongs to, on whatever list, or
         None; ``Hit.rule`` names the rule that decided. The rules, strongest first: the
         first that finds a live thread decides, and no weaker rule, nor a farther id, is
@@ -434,16 +498,27 @@ class Store:
            parents in another conversation (rule 2 linked it there, thread or none), and
            when two conversations fit.
 
+        A fork -- a message that rule 1, 2 or 3 links, whose subject is on none of the
+        thread's topics (``_fork``) -- starts a new conversation, as in Gmail: its Hit has
+        rule "fork", and no weaker rule is tried. Unless ``follow_forks`` (mutt's thread
+        view), or the thread is on the list "watched".
+
+        A list digest (``message.is_digest_subject``, or Content-Type multipart/digest)
+        belongs to no thread; pass a reply through ``without_digests`` first, so that it
+        links by its own subject, not through the digest's id.
+
         A thread whose own lifetime has passed (``add --for``) counts as none. ``match``,
         ``explain`` and ``remove`` all decide here; what ``record`` teaches follows the
         same decision."""
+        if facts.digest:
+            return None  # many conversations in one message: it belongs to none
         # One read transaction: a delivery that renumbers a conversation meanwhile cannot
         # show one statement the old numbers and the next the new ones.
         with self._errors(), self._snapshot():
             # 1. id: the nearest id a thread holds.
             hit = self.find(facts.ids)
             if hit is not None:
-                return hit
+                return self._fork(facts, hit, follow_forks)
             # 2. index, 3. thread-index: the conversations its keys are in. Recording the
             # message joins them, so the key's conversation counts as well -- after the
             # conversations of its ids.
@@ -455,13 +530,68 @@ class Store:
                 if row is not None:
                     msgid, thread, list_name, conv = row
                     rule = "index" if conv in by_ids else "thread-index"
-                    return Hit(msgid, thread, list_name, rule)
+                    return self._fork(facts, Hit(msgid, thread, list_name, rule), follow_forks)
             # 4. subject: only for a reply that nothing above links (see _subject_conv).
             if window is None:
                 return None
             conv = self._subject_conv(facts, window)
             row = None if conv is None else self._thread_of_convs([conv])
-            return None if row is None else Hit(row[0], row[1], row[2], "subject")
+            if row is None:
+                return None
+            # The conversation may be another topic's thread, holding the one this subject
+            # names as a fork of it.
+            return self._fork(facts, Hit(row[0], row[1], row[2], "subject"), follow_forks)
+
+    def _fork(self, facts, hit: Hit, follow_forks: bool) -> Hit:
+        """``hit``, with rule "fork" when the message is a fork of its thread that is not
+        followed, and with the topics matching it teaches the thread.
+
+        A thread's topics are those of the messages it was recorded from (``add``, an
+        import), and of the patches of their series that it matched since
+        (``topics_of``). A message is a fork when it has a topic and it is none of them,
+        nor of their patch series: so its place in the conversation does not matter (a
+        reply under the old subject to a fork is no fork; a reply to the fork under the
+        fork's subject is). Not a fork: a message whose own Message-ID the thread holds
+        (no reply), a reply to a thread whose topics are unknown (a refs-file import). A
+        message without a subject has the empty topic: a fork of a thread with a subject,
+        and the reverse."""
+        if facts.topic is None or hit.msgid == facts.own:
+            return hit
+        row = self.conn.execute(
+            "SELECT topics, subject FROM threads WHERE id = ?", (hit.thread,)
+        ).fetchone()
+        topics = _topics(*row) if row is not None else set()
+        topic = f"t{facts.topic}"
+        if not topics or topic in topics:
+            return hit
+        if facts.series is not None and f"p{facts.series}" in topics:
+            return hit._replace(topics=_topics_text(topics | {topic}))
+        if follow_forks or hit.list == FOLLOWED_LIST:
+            return hit  # followed, but it teaches the thread no topic
+        return hit._replace(rule="fork")
+
+    def without_digests(self, facts):
+        """``facts`` (``message.Facts``) without the ids of the list digests the index
+        knows (``_observe`` notes each digest delivered): a reply to a digest names many
+        conversations through it, and is linked by what else it names and by its own
+        subject. The same ``facts`` when it names none."""
+        parents = facts.parents[:_MAX_KEYS]
+        if not parents:
+            return facts
+        with self._errors():
+            digests = {
+                msgid
+                for (msgid,) in self.conn.execute(
+                    f"SELECT msgid FROM digests WHERE msgid IN ({_marks(len(parents))})",
+                    parents,
+                )
+            }
+        if not digests:
+            return facts
+        return facts._replace(
+            parents=[msgid for msgid in facts.parents if msgid not in digests],
+            ids=[msgid for msgid in facts.ids if msgid not in digests],
+        )
 
     def _convs(self, keys: list[str]) -> dict[str, int]:
         """key -> conversation, for the keys the index knows."""
@@ -575,7 +705,19 @@ class Store:
         only, and no conversation its ids are in already joins on the subject's word. A
         message whose own id the index holds as a delivered message's, in a conversation
         its other ids are not all in (another message claiming that id), leaves that entry
-        as it is."""
+        as it is. A list digest is no message of the index: its Message-ID goes into the
+        table of digests (``without_digests``) -- unless the index or a thread knows that
+        id already: a "digest" claiming a message's id must not cut that message's replies
+        from it."""
+        if facts.digest:
+            if facts.own is not None:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO digests (msgid, date) SELECT ?, ?"
+                    " WHERE NOT EXISTS (SELECT 1 FROM seen WHERE msgid = ?)"
+                    " AND NOT EXISTS (SELECT 1 FROM ids WHERE msgid = ?)",
+                    (facts.own, _index_date(facts), facts.own, facts.own),
+                )
+            return False
         keys = _keys(facts)
         if not keys:
             return False
@@ -678,15 +820,19 @@ class Store:
             return self._members(facts)
 
     def expire_index(self, age: int, dry_run: bool = False, batch: int = EXPIRE_BATCH) -> int:
-        """Drop the index entries of messages dated more than ``age`` seconds ago; return
-        how many. At most ``batch`` entries go in one write transaction (see ``expire``)."""
+        """Drop the index entries of messages (and list digests) dated more than ``age``
+        seconds ago; return how many. At most ``batch`` entries go in one write transaction
+        (see ``expire``)."""
         cutoff = _now() - age
         if dry_run:
             with self._errors():
                 return self.conn.execute(
-                    "SELECT count(*) FROM seen WHERE date < ?", (cutoff,)
+                    "SELECT (SELECT count(*) FROM seen WHERE date < ?)"
+                    " + (SELECT count(*) FROM digests WHERE date < ?)",
+                    (cutoff, cutoff),
                 ).fetchone()[0]
-        count = 0
+        with self._errors(), self._transaction():
+            count = self.conn.execute("DELETE FROM digests WHERE date < ?", (cutoff,)).rowcount
         while True:
             with self._errors(), self._transaction():
                 deleted = self.conn.execute(
@@ -713,9 +859,9 @@ class Store:
                 (own_id, hit.msgid),
             )
         self.conn.execute(
-            f"UPDATE threads SET hits = hits + 1, last_match = {_NOW}"
-            " WHERE id = (SELECT thread FROM ids WHERE msgid = ?)",
-            (hit.msgid,),
+            f"UPDATE threads SET hits = hits + 1, last_match = {_NOW},"
+            " topics = coalesce(?, topics) WHERE id = (SELECT thread FROM ids WHERE msgid = ?)",
+            (hit.topics, hit.msgid),
         )
 
     # -- add -------------------------------------------------------------------------------
@@ -739,7 +885,7 @@ class Store:
         with no References mutes the conversation it answers."""
         with self._errors(), self._transaction():
             self._observe(facts, None, to_me, window)
-            added = self._record(facts.ids, list_name, subject, lifetime)
+            added = self._record(facts.ids, list_name, subject, lifetime, topics_of(facts))
             before = self.conn.total_changes
             self.conn.executemany(
                 "INSERT OR IGNORE INTO ids (msgid, thread) VALUES (?, ?)",
@@ -770,9 +916,13 @@ class Store:
         thread lapses (None: it stays until ``expire``); the latest add decides."""
         return self.add_threads([(ids, subject)], list_name, lifetime)[0]
 
-    def add_threads(self, threads, list_name: str, lifetime: int | None = None) -> list[Added]:
+    def add_threads(
+        self, threads, list_name: str, lifetime: int | None = None, topics=None
+    ) -> list[Added]:
         """``add_thread`` for each (ids, subject) of ``threads``, in one transaction. The
         threads must not share ids with each other (``importer.Conversations`` sees to it).
+        ``topics``: for each thread, the topics of its messages (``topics_of``), or None
+        for those of its subject.
 
         An import of a million ids must take seconds: the threads that touch no stored one
         (all of them, on a first import) are written in two bulk statements.
@@ -799,7 +949,8 @@ class Store:
                 elif len(touched) == 1 and all(msgid in stored for msgid in ids):
                     whole.append((number, touched.pop()))  # recorded before as one thread
                 else:
-                    results[number] = self._record(ids, list_name, subject, lifetime)
+                    mine = topics[number] if topics is not None else subject_topics(subject)
+                    results[number] = self._record(ids, list_name, subject, lifetime, mine)
             settings: dict[int, tuple] = {}
             for chunk in _chunks([thread for _, thread in whole]):
                 for thread, *setting in conn.execute(
@@ -818,10 +969,20 @@ class Store:
                 results[number] = Added(thread, list_name, 0, 0, False, changed)
             first = self._numbers(len(fresh))
             conn.executemany(
-                "INSERT INTO threads (id, list, subject, created, expires_after)"
-                f" VALUES (?, ?, ?, {_NOW}, ?)",
+                "INSERT INTO threads (id, list, subject, created, expires_after, topics)"
+                f" VALUES (?, ?, ?, {_NOW}, ?, ?)",
                 (
-                    (first + n, list_name, threads[number][1], lifetime)
+                    (
+                        first + n,
+                        list_name,
+                        threads[number][1],
+                        lifetime,
+                        _topics_text(
+                            topics[number]
+                            if topics is not None
+                            else subject_topics(threads[number][1])
+                        ),
+                    )
                     for n, number in enumerate(fresh)
                 ),
             )
@@ -836,8 +997,15 @@ class Store:
         return results
 
     def _record(
-        self, ids: list[str], list_name: str, subject: str | None, lifetime: int | None
+        self,
+        ids: list[str],
+        list_name: str,
+        subject: str | None,
+        lifetime: int | None,
+        topics: set[str] | None = None,
     ) -> Added:
+        """Record ``ids`` on one thread: the stored threads holding one of them merge into
+        the oldest, with the union of their topics and ``topics``."""
         conn = self.conn
         existing: set[int] = set()
         for chunk in _chunks(ids):
@@ -851,14 +1019,17 @@ class Store:
         if existing:
             target, *others = sorted(existing)
             hits, last_match = 0, None
+            union = set(topics or ())
             for chunk in _chunks(sorted(existing)):
-                for thread_hits, thread_last in conn.execute(
-                    f"SELECT hits, last_match FROM threads WHERE id IN ({_marks(len(chunk))})",
+                for thread_hits, thread_last, *known in conn.execute(
+                    "SELECT hits, last_match, topics, subject FROM threads"
+                    f" WHERE id IN ({_marks(len(chunk))})",
                     chunk,
                 ):
                     hits += thread_hits
                     if thread_last and (last_match is None or thread_last > last_match):
                         last_match = thread_last
+                    union |= _topics(*known)
             for chunk in _chunks(others):
                 marks = _marks(len(chunk))
                 conn.execute(
@@ -867,11 +1038,11 @@ class Store:
                 conn.execute(f"DELETE FROM threads WHERE id IN ({marks})", chunk)
             conn.execute(
                 "UPDATE threads SET list = ?, hits = ?, last_match = ?, expires_after = ?,"
-                " subthread = 0 WHERE id = ?",
-                (list_name, hits, last_match, lifetime, target),
+                " subthread = 0, topics = ? WHERE id = ?",
+                (list_name, hits, last_match, lifetime, _topics_text(union), target),
             )
         else:
-            target, others = self._new_thread(list_name, subject, lifetime), []
+            target, others = self._new_thread(list_name, subject, lifetime, topics=topics), []
         before = conn.total_changes
         conn.executemany(
             "INSERT OR IGNORE INTO ids (msgid, thread) VALUES (?, ?)",
@@ -904,6 +1075,7 @@ class Store:
         if not is_msgid(own_id):
             raise ValueError(f"not a message id: {own_id!r}")
         conn = self.conn
+        topics = None if facts is None else topics_of(facts)
         with self._errors(), self._transaction():
             if facts is not None:
                 self._observe(facts, None, to_me)
@@ -915,26 +1087,31 @@ class Store:
                 ).fetchone()
                 if size == 1:
                     conn.execute(
-                        "UPDATE threads SET list = ?, expires_after = ?, subthread = 1"
-                        " WHERE id = ?",
-                        (list_name, lifetime, old),
+                        "UPDATE threads SET list = ?, expires_after = ?, subthread = 1,"
+                        " topics = coalesce(nullif(?, ''), topics) WHERE id = ?",
+                        (list_name, lifetime, _topics_text(topics), old),
                     )
                     return Added(old, list_name, 0, 0, False, True)
-                target = self._new_thread(list_name, subject, lifetime, subthread=True)
+                target = self._new_thread(list_name, subject, lifetime, True, topics)
                 conn.execute("UPDATE ids SET thread = ? WHERE msgid = ?", (target, own_id))
                 return Added(target, list_name, 0, 0, True, True)
-            target = self._new_thread(list_name, subject, lifetime, subthread=True)
+            target = self._new_thread(list_name, subject, lifetime, True, topics)
             conn.execute("INSERT INTO ids (msgid, thread) VALUES (?, ?)", (own_id, target))
             return Added(target, list_name, 1, 0, True, True)
 
     def _new_thread(
-        self, list_name: str, subject: str | None, lifetime: int | None, subthread: bool = False
+        self,
+        list_name: str,
+        subject: str | None,
+        lifetime: int | None,
+        subthread: bool = False,
+        topics: set[str] | None = None,
     ) -> int:
         number = self._numbers(1)
         self.conn.execute(
-            "INSERT INTO threads (id, list, subject, created, expires_after, subthread)"
-            f" VALUES (?, ?, ?, {_NOW}, ?, ?)",
-            (number, list_name, subject, lifetime, int(subthread)),
+            "INSERT INTO threads (id, list, subject, created, expires_after, subthread, topics)"
+            f" VALUES (?, ?, ?, {_NOW}, ?, ?, ?)",
+            (number, list_name, subject, lifetime, int(subthread), _topics_text(topics)),
         )
         return number
 

@@ -105,3 +105,31 @@ def marked(raw: bytes, line: bytes = b"X-Mailthread: muted") -> bytes:
 
 
 sys.path.insert(0, str(HERE))
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "follow_forks: the test's premise is a reply under another subject than its thread's"
+        " (its purpose is not forks): run it with $MAILTHREAD_FOLLOW_FORKS=1 (issue 13)",
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    # A hook, not a fixture: hypothesis refuses function-scoped fixtures.
+    marked = item.get_closest_marker("follow_forks") is not None
+    if marked:
+        os.environ["MAILTHREAD_FOLLOW_FORKS"] = "1"
+    try:
+        yield
+    finally:
+        if marked:
+            os.environ.pop("MAILTHREAD_FOLLOW_FORKS", None)
+
+
+def forks_setting() -> dict[str, str]:
+    """$MAILTHREAD_FOLLOW_FORKS as a test marked follow_forks sets it, for the tests that
+    run ``filter.run`` in-process with an environment of their own."""
+    value = os.environ.get("MAILTHREAD_FOLLOW_FORKS")
+    return {} if value is None else {"MAILTHREAD_FOLLOW_FORKS": value}

@@ -21,6 +21,7 @@ def marked(db, raw, *lists):
     return [line.removeprefix(b"X-Mailthread: ") for line in header if line.startswith(b"X-M")]
 
 
+@pytest.mark.follow_forks
 def test_whole_thread_is_recorded(db):
     raw = message("c@x", in_reply_to="b@x", references=["a@x", "b@x"], subject="Re: Plans")
     result = run(["add", "muted"], raw, db=db)

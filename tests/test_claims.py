@@ -4,6 +4,7 @@ installed console script (docs/threat-model.md, "Claimed ids")."""
 
 import sqlite3
 
+import pytest
 from conftest import run
 from test_conversations import deliver, mail, mute, rule
 
@@ -90,6 +91,7 @@ def test_a_subject_match_cannot_merge_a_conversation_its_id_was_named_in(db):
     assert rule(db, answer, "--no-subject") == "index"
 
 
+@pytest.mark.follow_forks
 def test_a_duplicate_delivery_and_a_parent_after_its_reply_still_teach(db):
     # A second claim of a delivered id is told from a duplicate by the parents: the same
     # message delivered again names the ones it named the first time.
@@ -131,6 +133,7 @@ def thread_index(extra: bytes = b"") -> bytes:
     return base64.b64encode(bytes(range(1, 23)) + extra)
 
 
+@pytest.mark.follow_forks
 def test_a_thread_index_match_does_not_teach_its_claimed_id(db):
     """The second review's sibling: Outlook's Thread-Index is as public and as freely
     written as a subject. A stranger's message that only it links is marked (its sender's

@@ -10,6 +10,7 @@ import re
 import sqlite3
 from datetime import datetime, timedelta
 
+import pytest
 from conftest import run
 
 DAY = 86400
@@ -95,6 +96,7 @@ def test_muting_a_late_message_records_the_whole_known_conversation(db):
     assert deliver(db, sibling) == b"muted"
 
 
+@pytest.mark.follow_forks
 def test_match_follows_the_index_to_a_conversation_that_joined_later(db):
     root = mail("root@x", day=0)
     deliver(db, root)
@@ -169,6 +171,7 @@ def test_expire_drops_old_index_entries(db):
 # -- Outlook's Thread-Index -------------------------------------------------------------------
 
 
+@pytest.mark.follow_forks
 def test_thread_index_links_an_outlook_reply_with_no_references(db):
     root = mail("root@x", "Budget", 0, extra=[f"Thread-Index: {thread_index()}"])
     deliver(db, root)

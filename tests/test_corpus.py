@@ -8,6 +8,7 @@ import mailbox
 from pathlib import Path
 
 import pytest
+from conftest import forks_setting
 
 from mailthread import filter
 from mailthread.message import Header
@@ -34,7 +35,9 @@ def corpus_messages(root: Path):
 
 def match(raw: bytes, db: Path) -> tuple[int, bytes, str]:
     stdout, stderr = io.BytesIO(), io.StringIO()
-    status = filter.run(["match"], io.BytesIO(raw), stdout, stderr, {"MAILTHREAD_DB": str(db)})
+    status = filter.run(
+        ["match"], io.BytesIO(raw), stdout, stderr, {"MAILTHREAD_DB": str(db), **forks_setting()}
+    )
     return status, stdout.getvalue(), stderr.getvalue()
 
 
@@ -59,6 +62,7 @@ def test_unmatched_messages_come_out_byte_identical(messages, tmp_path):
         assert out == raw, name
 
 
+@pytest.mark.follow_forks
 def test_matched_messages_differ_by_one_inserted_line(messages, tmp_path):
     db = tmp_path / "threads.db"
     store = Store.open(str(db))

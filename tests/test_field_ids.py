@@ -10,7 +10,7 @@ docs/leniency.md gives the rule and the peers it follows.
 import io
 
 import pytest
-from conftest import FIXTURES, marked, run
+from conftest import FIXTURES, forks_setting, marked, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +33,11 @@ def match(raw: bytes, db, *args) -> bytes:
     """`match` in this process (the CLI's own entry point, as test_fuzz runs it)."""
     stdout, stderr = io.BytesIO(), io.StringIO()
     status = filter.run(
-        ["match", *args], io.BytesIO(raw), stdout, stderr, {"MAILTHREAD_DB": str(db)}
+        ["match", *args],
+        io.BytesIO(raw),
+        stdout,
+        stderr,
+        {"MAILTHREAD_DB": str(db), **forks_setting()},
     )
     assert (status, stderr.getvalue()) == (0, "")
     return stdout.getvalue()
@@ -281,6 +285,7 @@ def test_a_free_text_in_reply_to_ranks_below_references():
     assert parents(raw) == ["irt@h", "parent@h", "root@h"]
 
 
+@pytest.mark.follow_forks
 def test_exmh_reply_to_a_list_does_not_mute_the_senders_other_mail(db):
     # No own address to tell: the structure alone must.
     root = b"From: Doug <doug@example.org>\nMessage-ID: <doug-root@h>\nSubject: a\n\nx\n"
@@ -330,6 +335,7 @@ def test_encoded_words_in_threading_fields(value, expected):
         assert [i for found in ids for i in found] == expected, field
 
 
+@pytest.mark.follow_forks
 def test_encoded_message_id_is_the_own_id_match_and_add_see(db):
     root = b"Message-ID: =?utf-8?q?=3Croot-1=40h=3E?=\nSubject: a\n\nx\n"
     ok(run(["add", "muted"], root, db=db))

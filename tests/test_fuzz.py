@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import IN_CI
+from conftest import IN_CI, forks_setting
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_corpus import corpus_messages
@@ -424,7 +424,9 @@ def mutate(data, raw: bytes) -> bytes:
 
 def run_match(raw: bytes, db: Path) -> tuple[int, bytes, str]:
     stdout, stderr = io.BytesIO(), io.StringIO()
-    status = filter.run(["match"], io.BytesIO(raw), stdout, stderr, {"MAILTHREAD_DB": str(db)})
+    status = filter.run(
+        ["match"], io.BytesIO(raw), stdout, stderr, {"MAILTHREAD_DB": str(db), **forks_setting()}
+    )
     return status, stdout.getvalue(), stderr.getvalue()
 
 
@@ -595,6 +597,7 @@ def test_add_random_messages(tmp_path):
     assert check.tally["from the index"] > 0, check.tally
 
 
+@pytest.mark.follow_forks
 def test_add_mutated_corpus_messages(corpus, tmp_path):
     real = corpus_raw(corpus)
     check = AddCheck(make_database(tmp_path / "template.db", real), tmp_path)

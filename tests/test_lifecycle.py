@@ -75,6 +75,7 @@ def test_list_of_an_empty_database(db):
     assert run(["list"], db=db).returncode == 0
 
 
+@pytest.mark.follow_forks
 def test_list_json_has_exactly_the_documented_fields(db):
     muted = add(db, "muted", PLANS)
     watched = add(db, "watched", message("w@x", subject="Lunch"), "--for", "7d")
@@ -162,6 +163,7 @@ def decided_by(output: bytes, msgid: str, header: str) -> bool:
         (message("new@x", references=["a@x", "elsewhere@x"]), "a@x", "References"),
     ],
 )
+@pytest.mark.follow_forks
 def test_explain_names_thread_list_id_and_header(db, raw, msgid, header):
     thread = add(db, "muted", PLANS)
     result = explain(db, raw)
@@ -170,6 +172,7 @@ def test_explain_names_thread_list_id_and_header(db, raw, msgid, header):
     assert decided_by(result.stdout, msgid, header), result.stdout
 
 
+@pytest.mark.follow_forks
 def test_explain_nearest_stored_id_wins(db):
     root = add(db, "muted", message("root@x", subject="Root"))
     branch = add(db, "watched", message("branch@x", subject="Branch"))
@@ -189,6 +192,7 @@ def test_explain_nearest_stored_id_wins(db):
         assert list_name in result.stdout and msgid.encode() in result.stdout
 
 
+@pytest.mark.follow_forks
 def test_explain_a_message_of_no_thread_exits_1(db):
     add(db, "muted", PLANS)
     result = explain(db, message("zz@x", in_reply_to="yy@x", references=["xx@x"]))
@@ -212,6 +216,7 @@ def test_explain_a_message_id_with_or_without_brackets(db):
     assert explain(db, other_thread, "--message-id", "nope@x").returncode == 1
 
 
+@pytest.mark.follow_forks
 def test_explain_changes_nothing(db):
     thread = add(db, "muted", PLANS)
     before = listing(db)
@@ -239,6 +244,7 @@ def test_explain_without_ids_is_a_usage_error(db, stdin):
 # -- remove ----------------------------------------------------------------------------------
 
 
+@pytest.mark.follow_forks
 def test_remove_the_thread_of_a_message_on_stdin(db):
     gone = add(db, "muted", PLANS)
     kept = add(db, "watched", message("k@x", subject="Kept"))
@@ -408,6 +414,7 @@ def test_add_for_lapses_after_its_own_lifetime_without_a_match(db):
 # -- all of it -------------------------------------------------------------------------------
 
 
+@pytest.mark.follow_forks
 def test_round_trip_through_the_console_script(tmp_path):
     db = tmp_path / "roundtrip.db"
     added = run(["--db", db, "add", "muted"], PLANS)

@@ -196,6 +196,7 @@ def test_the_nearest_id_decides_under_a_list_filter(db):
 # -- sub-threads ------------------------------------------------------------------------------
 
 
+@pytest.mark.follow_forks
 @pytest.mark.parametrize("outer, inner", [("muted", "watched"), ("watched", "muted")])
 def test_removing_a_subthread_gives_its_replies_back_to_the_enclosing_thread(db, outer, inner):
     root = mail("root@x", "Design", 0)
@@ -221,6 +222,7 @@ def test_removing_a_subthread_gives_its_replies_back_to_the_enclosing_thread(db,
     assert deliver(db, below) == outer.encode()
 
 
+@pytest.mark.follow_forks
 def test_expiring_a_subthread_gives_its_replies_back_to_the_enclosing_thread(db):
     root = mail("root@x", "Design", 0)
     deliver(db, root)
@@ -245,6 +247,7 @@ def test_expiring_a_subthread_gives_its_replies_back_to_the_enclosing_thread(db)
     assert thread_ids(db, "watched") == set()
 
 
+@pytest.mark.follow_forks
 def test_a_subthread_is_still_not_followed_through_the_index(db):
     # Its message is in the index now, in the enclosing conversation: messages of that
     # conversation that are not below it must keep the enclosing thread's list.

@@ -42,6 +42,7 @@ def test_reply_to_muted_thread_is_marked(db):
     assert result.stdout == marked(REPLY)
 
 
+@pytest.mark.follow_forks
 def test_in_reply_to_alone_is_enough(db):
     mute(db)
     raw = message("r@x", in_reply_to="parent@x")
@@ -77,6 +78,7 @@ def test_custom_header_and_list_filter(db):
     assert b"X-Mailthread: muted" in run(["match", "watched", "muted"], REPLY, db=db).stdout
 
 
+@pytest.mark.follow_forks
 def test_forged_mark_is_renamed_matched_or_not(db):
     mute(db)
     forged = message("f@x", extra=b"X-Mailthread: muted\n")
@@ -272,6 +274,7 @@ GOLDEN_CASES = {
 }
 
 
+@pytest.mark.follow_forks
 @pytest.mark.parametrize("fixture", sorted(GOLDEN_CASES))
 def test_golden_output(db, fixture):
     mute(db, message(GOLDEN_CASES[fixture]))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import message, run
+from conftest import forks_setting, message, run
 
 import mailthread
 from mailthread import cli, filter
@@ -30,7 +30,9 @@ REPLY = message("reply@x", in_reply_to="parent@x", references=["parent@x"], subj
 
 def match(argv, raw: bytes, db: Path) -> tuple[int, bytes, str]:
     stdout, stderr = io.BytesIO(), io.StringIO()
-    status = filter.run(argv, io.BytesIO(raw), stdout, stderr, {"MAILTHREAD_DB": str(db)})
+    status = filter.run(
+        argv, io.BytesIO(raw), stdout, stderr, {"MAILTHREAD_DB": str(db), **forks_setting()}
+    )
     return status, stdout.getvalue(), stderr.getvalue()
 
 
@@ -210,6 +212,7 @@ def test_no_command_ever_starts_a_program(spy, db, tmp_path):
         ["match", "muted", "--header=X-Evil\r: {list}"],
     ],
 )
+@pytest.mark.follow_forks
 def test_header_with_a_line_break_is_refused(db, argv):
     assert invoke(["--db", db, "add", "muted"], message("parent@x")).exit_code == 0
     status, out, err = match(argv, REPLY, db)
@@ -235,6 +238,7 @@ def test_list_name_with_a_line_break_is_a_usage_error(db, bad):
     assert not db.exists()  # refused before anything was opened
 
 
+@pytest.mark.follow_forks
 @pytest.mark.parametrize("name", ["muted\rBcc: victim@x", "muted\r\n", "a\x85b\u2028c\nd"])
 @pytest.mark.parametrize("header", ["X-Mailthread: {list}", "X-Other: [{list}]"])
 def test_hand_edited_list_name_with_a_line_break_is_never_inserted(db, name, header):

@@ -175,7 +175,7 @@ def test_version_1_database_is_migrated_keeping_its_threads(db):
     conn.commit()
     conn.close()
     store = Store.open(str(db))
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     assert store.thread(7) == (7, "muted", "s", 1, "2026-01-01T00:00:00Z", None, 3, None)
     assert store.find(["a@x"]).thread == 7
     # v3: the message index starts empty, and the old thread is a whole one.
@@ -312,14 +312,21 @@ def test_version_3_database_is_migrated_keeping_every_row(db):
     conn.commit()
     conn.close()
     store = Store.open(str(db))
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
-    assert store.conn.execute("SELECT * FROM threads ORDER BY id").fetchall() == threads
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    # Version 5 adds the topics column, NULL (read off the subject) for the rows it finds.
+    assert store.conn.execute("SELECT * FROM threads ORDER BY id").fetchall() == [
+        (*thread, None) for thread in threads
+    ]
     assert store.conn.execute("SELECT * FROM ids ORDER BY msgid").fetchall() == [
         ("a@x", 2),
         ("b@x", 2),
         ("c@x", 5),
     ]
-    rows = store.conn.execute("SELECT * FROM seen ORDER BY msgid").fetchall()
+    rows = store.conn.execute(
+        "SELECT msgid, conv, date, subject, to_me FROM seen ORDER BY msgid"
+    ).fetchall()
+    # ... and the table of digests, empty.
+    assert store.conn.execute("SELECT count(*) FROM digests").fetchone() == (0,)
     assert rows[0] == seen[0]
     # The poisoned date now counts as the migration's time.
     assert rows[1][:2] == seen[1][:2] and rows[1][3:] == seen[1][3:]

@@ -114,10 +114,11 @@ class Env:
         assert result.returncode == 0, result.stderr.decode()
 
     def list_of(self, msgid: str) -> str | None:
-        """The list whose thread holds ``msgid``, as `mailthread match` says for a reply."""
+        """The list whose thread holds ``msgid``, as `mailthread match` says for a reply
+        (whatever the reply's subject: forks followed)."""
         reply = raw(message(None, in_reply_to=msgid))
         result = subprocess.run(
-            [self.mailthread, "match"],
+            [self.mailthread, "match", "--follow-forks"],
             input=reply,
             capture_output=True,
             env=self.environ(),

@@ -1,6 +1,7 @@
 """The real mutt, in tmux, with contrib/muttrc.example: M and W record threads through the
 installed mailthread, then the real procmail files the replies."""
 
+import re
 import subprocess
 
 import pytest
@@ -11,7 +12,10 @@ pytestmark = pytest.mark.e2e
 
 
 def reply_to(msgid: str):
-    return message(f"re-{msgid}", subject="Re", in_reply_to=msgid, references=(msgid,))
+    """A reply to the INBOX message ``msgid``, under its subject (a new one is a fork)."""
+    [(header, _)] = [m for m in INBOX if f"<{msgid}>".encode() in m[0]]
+    subject = re.search(rb"^Subject: (.*)$", header, re.M).group(1).decode()
+    return message(f"re-{msgid}", f"Re: {subject}", in_reply_to=msgid, references=(msgid,))
 
 
 def settings_of(mutt) -> dict[str, str]:

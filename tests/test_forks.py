@@ -1,0 +1,230 @@
+"""Forks (issue 13): a message that its ids link to a thread, under a subject that is none
+of the thread's topics, starts a new conversation for muting, as Gmail's Mute does. A
+thread's topics are those of the messages it was recorded from (``add``, an import), and the
+titles of the patches of their series it matched since; a message's topic is its subject
+without what is cosmetic (message.subject_topic: case, blanks, encoding, reply prefixes,
+list tags, trailing [tags], punctuation, a "(was: ...)" suffix). Not a fork: a patch of the
+thread's series, forks that are followed (--follow-forks, $MAILTHREAD_FOLLOW_FORKS=1: mutt's
+thread view), any reply to a watched thread."""
+
+import pytest
+from conftest import run
+from test_conversations import deliver, mail, mute, rule
+
+ROOT = mail("root@x", "ILUG newsgroups?", 0)
+REPLY = mail("a@x", "Re: ILUG newsgroups?", 1, in_reply_to="root@x", references=["root@x"])
+
+
+def muted_thread(db, *options: str) -> None:
+    for raw in (ROOT, REPLY):
+        deliver(db, raw)
+    mute(db, ROOT, *options)
+
+
+def reply_to(parent: str, msgid: str, subject: str, day: int = 2) -> bytes:
+    return mail(msgid, subject, day, in_reply_to=parent, references=["root@x", parent])
+
+
+def test_a_hijacked_reply_and_its_replies_are_not_muted_the_old_subject_still_is(db):
+    muted_thread(db)
+    hijack = reply_to("a@x", "h@x", "Re: Printer on fire")
+    assert deliver(db, hijack) is None
+    answer = mail(
+        "h2@x", "Re: Printer on fire", 3, in_reply_to="h@x", references=["root@x", "a@x", "h@x"]
+    )
+    assert deliver(db, answer) is None
+    later = mail("b@x", "Re: ILUG newsgroups?", 4, in_reply_to="a@x", references=["root@x", "a@x"])
+    assert deliver(db, later) == b"muted"
+
+
+def test_a_was_rename_is_a_new_topic(db):
+    muted_thread(db)
+    renamed = reply_to("a@x", "w@x", "SUSE 8 disks? (was: ILUG newsgroups?)")
+    assert deliver(db, renamed) is None
+    answer = mail("w2@x", "Re: SUSE 8 disks?", 3, in_reply_to="w@x", references=["root@x", "w@x"])
+    assert deliver(db, answer) is None
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "RE:  ilug   NEWSGROUPS?",
+        "AW: [ILUG] Re: ILUG newsgroups?",
+        "=?utf-8?q?Re=3A_ILUG_newsgroups=3F?=",
+        "Re: Re: ilug Newsgroups?",
+    ],
+)
+def test_a_cosmetic_change_is_still_the_thread(db, subject):
+    muted_thread(db)
+    assert deliver(db, reply_to("a@x", "c@x", subject)) == b"muted"
+    # ...where a change of words is a fork.
+    assert deliver(db, reply_to("a@x", "d@x", subject.replace("?", "? no, printers"))) is None
+
+
+def test_a_patch_series_is_one_conversation(db):
+    cover = mail("cover@x", "[PATCH 0/3] mm: faster frobs", 0)
+    deliver(db, cover)
+    mute(db, cover)
+    patch = mail(
+        "p2@x", "[PATCH 2/3] mm: split frob_lock", 0, in_reply_to="cover@x", references=["cover@x"]
+    )
+    assert deliver(db, patch) == b"muted"
+    review = mail(
+        "r2@x",
+        "Re: [PATCH 2/3] mm: split frob_lock",
+        1,
+        in_reply_to="p2@x",
+        references=["cover@x", "p2@x"],
+    )
+    assert deliver(db, review) == b"muted"
+    # The patch taught the thread its title: a reply that drops the tag is the series too.
+    untagged = mail(
+        "r3@x", "Re: mm: split frob_lock", 2, in_reply_to="r2@x", references=["p2@x", "r2@x"]
+    )
+    assert deliver(db, untagged) == b"muted"
+    # Another series' tag (v2, another count) under another subject is a fork.
+    other = mail(
+        "o@x", "[PATCH v2 1/5] net: other", 1, in_reply_to="cover@x", references=["cover@x"]
+    )
+    assert deliver(db, other) is None
+
+
+def test_follow_forks_option_and_environment_restore_the_thread_view(db):
+    muted_thread(db)
+    assert deliver(db, reply_to("a@x", "f1@x", "Re: Printer on fire"), "--follow-forks") == (
+        b"muted"
+    )
+    fork = reply_to("a@x", "f2@x", "Re: Another topic")
+    assert deliver(db, fork, env={"MAILTHREAD_FOLLOW_FORKS": "1"}) == b"muted"
+    assert deliver(db, reply_to("a@x", "f3@x", "Re: Third topic")) is None
+
+
+def test_a_watched_thread_follows_its_forks_by_default(db):
+    for raw in (ROOT, REPLY):
+        deliver(db, raw)
+    result = run(["add", "watched"], ROOT, db=db)
+    assert result.returncode == 0, result.stderr
+    assert deliver(db, reply_to("a@x", "h@x", "Re: Printer on fire")) == b"watched"
+    # A muted thread's fork, in the same database, is not followed.
+    other = mail("o@x", "Budget", 0)
+    deliver(db, other)
+    mute(db, other)
+    fork = mail("of@x", "Re: Lunch", 1, in_reply_to="o@x", references=["o@x"])
+    assert deliver(db, fork) is None
+
+
+def test_the_thread_subject_decides_when_the_index_never_saw_the_message(db):
+    # The root never arrived: the index knows root@x only as a parent named, without a
+    # subject; the thread's stored subject (of the message muted from) stands for it.
+    deliver(db, REPLY)
+    mute(db, REPLY)
+    assert deliver(db, reply_to("root@x", "s@x", "Re: ILUG newsgroups?")) == b"muted"
+    assert deliver(db, reply_to("root@x", "h@x", "Re: Printer on fire")) is None
+
+
+def test_explain_names_a_fork(db):
+    muted_thread(db)
+    fork = reply_to("a@x", "h@x", "Re: Printer on fire")
+    result = run(["explain"], fork, db=db)
+    assert result.returncode == 1, result.stderr
+    assert "a reply to thread 1 under a new subject: not muted" in result.stdout.decode()
+    assert rule(db, fork, "--follow-forks") == "id"
+
+
+def rkp(msgid: str, subject: str, day: int, *parents: str) -> bytes:
+    parent = parents[-1] if parents else None
+    return mail(msgid, subject, day, in_reply_to=parent, references=list(parents))
+
+
+def test_muting_a_fork_mutes_its_topic_not_the_conversation_it_forked_from(db):
+    # ksummit, 2025: "C aggregate passing (Rust kernel policy)" forked "Rust kernel policy".
+    fork = "C aggregate passing (Rust kernel policy)"
+    for raw in (
+        rkp("r@x", "Rust kernel policy", 0),
+        rkp("r1@x", "Re: Rust kernel policy", 1, "r@x"),
+        rkp("f@x", f"Re: {fork}", 1, "r@x", "r1@x"),
+    ):
+        deliver(db, raw)
+    mute(db, rkp("f@x", f"Re: {fork}", 1, "r@x", "r1@x"))
+    # The conversation it came from goes on unmuted, though `add` recorded its ids...
+    old_topic = rkp("r2@x", "Re: Rust kernel policy", 2, "r@x", "r1@x")
+    assert deliver(db, old_topic) is None
+    # ...and the fork's own replies are muted, by id and through the index alike: p@x is
+    # a parent the index knows only as named, never a message a thread holds.
+    assert deliver(db, rkp("a@x", f"Re: {fork}", 2, "r@x", "f@x", "p@x")) == b"muted"
+    by_index = rkp("b@x", f"Re: {fork}", 3, "p@x")
+    assert rule(db, by_index) == "index"
+    assert deliver(db, by_index) == b"muted"
+
+
+def test_muting_a_fork_too_keeps_both_topics(db):
+    muted_thread(db)
+    fork = reply_to("a@x", "h@x", "Re: Printer on fire")
+    assert deliver(db, fork) is None
+    mute(db, fork)  # the same thread now: its ids are the thread's
+    assert deliver(db, reply_to("h@x", "h2@x", "Re: Printer on fire", 3)) == b"muted"
+    assert deliver(db, reply_to("a@x", "b@x", "Re: ILUG newsgroups?", 3)) == b"muted"
+    assert deliver(db, reply_to("a@x", "c@x", "Re: Coffee", 3)) is None
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Re: ILUG newsgroups? [SOLVED]", "Re: ILUG newsgroups!", "Re: ILUG -- newsgroups..."],
+)
+def test_a_trailing_tag_or_punctuation_is_cosmetic(db, subject):
+    muted_thread(db)
+    assert deliver(db, reply_to("a@x", "c@x", subject)) == b"muted"
+
+
+def test_an_imported_conversation_keeps_the_topics_of_all_its_messages(db, tmp_path):
+    fork = reply_to("a@x", "h@x", "Re: Printer on fire")
+    mbox = tmp_path / "muted.mbox"
+    mbox.write_bytes(
+        b"".join(b"From x Sun Mar  1 10:00:00 2026\n" + raw + b"\n" for raw in (ROOT, REPLY, fork))
+    )
+    result = run(["add", "muted", "--mailbox", mbox], db=db)
+    assert result.returncode == 0, result.stderr
+    assert deliver(db, reply_to("h@x", "h2@x", "Re: Printer on fire", 3)) == b"muted"
+    assert deliver(db, reply_to("a@x", "b@x", "Re: ILUG newsgroups?", 3)) == b"muted"
+    assert deliver(db, reply_to("a@x", "c@x", "Re: Coffee", 3)) is None
+
+
+def test_a_thread_recorded_before_topics_takes_them_from_its_subject(db):
+    import sqlite3
+
+    muted_thread(db)
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE threads SET topics = NULL")  # as schema 5 finds older threads
+    conn.close()
+    assert deliver(db, reply_to("a@x", "b@x", "Re: ILUG newsgroups?", 3)) == b"muted"
+    assert deliver(db, reply_to("a@x", "c@x", "Re: Coffee", 3)) is None
+
+
+def test_a_refs_file_thread_has_no_topics_and_no_forks(db, tmp_path):
+    refs = tmp_path / "muted.refs"
+    refs.write_text("<root@x> <a@x> \n")
+    result = run(["add", "muted", "--refs-file", refs], db=db)
+    assert result.returncode == 0, result.stderr
+    assert deliver(db, reply_to("a@x", "c@x", "Re: Coffee", 3)) == b"muted"
+
+
+def test_no_subject_is_a_topic_of_its_own(db):
+    # perl-mail-box: a message without a Subject, answered "Re: your mail".
+    bare = b"From: a@example.com\nMessage-ID: <bare@x>\nDate: 1 Mar 2026 10:00:00 +0000\n\nhi\n"
+    deliver(db, bare)
+    mute(db, bare)
+    assert deliver(db, reply_to("bare@x", "y@x", "Re: your mail")) is None
+    still_bare = b"From: b@example.com\nMessage-ID: <bare2@x>\nIn-Reply-To: <bare@x>\n\nyes\n"
+    assert deliver(db, still_bare) == b"muted"
+
+
+def test_a_reply_the_subject_rule_links_to_another_topic_s_thread_is_a_fork(db):
+    # The index holds the fork in its parent's conversation; an Outlook "RE:" of the fork,
+    # without threading headers, finds that conversation by its subject -- and its thread
+    # is the old topic's.
+    muted_thread(db)
+    assert deliver(db, reply_to("a@x", "h@x", "Re: Printer on fire")) is None
+    outlook = mail("o@x", "RE: Printer on fire", 3)
+    assert deliver(db, outlook) is None
+    assert deliver(db, mail("o2@x", "RE: ILUG newsgroups?", 3)) == b"muted"
