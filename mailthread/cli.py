@@ -360,8 +360,13 @@ def add(
             added = store.add_subthread(facts.own, list_name, subject, lifetime, facts)
         else:
             window = None if no_subject else window
-            added = store.add_message(facts, list_name, subject, lifetime, window=window)
+            follow = filter.follows_forks(os.environ)
+            added = store.add_message(
+                facts, list_name, subject, lifetime, window=window, follow_forks=follow
+            )
     merged = f", merged {added.merged} other thread(s)" if added.merged else ""
+    if added.fork_of is not None:
+        merged += f"; a new subject in thread {added.fork_of}'s conversation, which keeps its list"
     say(
         f"{added.list}: thread {added.thread} ({subject or 'no subject'}):"
         f" {added.new_ids} new id(s){merged}"
@@ -527,7 +532,6 @@ def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> N
 @click.option(
     "--follow-forks",
     is_flag=True,
-    envvar="MAILTHREAD_FOLLOW_FORKS",
     help="As for match (also $MAILTHREAD_FOLLOW_FORKS=1).",
 )
 @click.pass_obj
@@ -559,6 +563,7 @@ def explain(
         sys.exit(1)
     with settings.store() as store:
         facts = store.without_digests(facts)
+        follow_forks = follow_forks or filter.follows_forks(os.environ)
         hit = store.decide(facts, None if no_subject else window, follow_forks)
         thread = store.thread(hit.thread) if hit else None
     if hit is None or thread is None:
@@ -577,9 +582,10 @@ def explain(
         sys.exit(1)
     if hit.rule == "fork":
         say(describe(thread))
+        by = f"<{hit.msgid}>" if hit.msgid in facts.ids else "the message index"
         say(
             f"a reply to thread {hit.thread} under a new subject: not {hit.list}"
-            f" (decided by <{hit.msgid}>; --follow-forks follows it)"
+            f" (linked by {by}; --follow-forks follows it)"
         )
         sys.exit(1)
     if hit.rule == "index":
@@ -637,8 +643,13 @@ def remove(settings: Settings, message_id: str | None, thread_id: int | None) ->
     with settings.store() as store:
         if facts is not None:
             # The thread `match` would pick: forks followed as $MAILTHREAD_FOLLOW_FORKS says.
-            follow = os.environ.get("MAILTHREAD_FOLLOW_FORKS", "").strip() == "1"
-            hit = store.lookup(store.without_digests(facts), follow_forks=follow)
+            facts = store.without_digests(facts)
+            hit = store.decide(facts, follow_forks=filter.follows_forks(os.environ))
+            if hit is not None and hit.rule == "fork":
+                raise Failure(
+                    f"a reply to thread {hit.thread} under a new subject, in no thread:"
+                    f" nothing removed (`remove --thread {hit.thread}` removes that thread)"
+                )
             if hit is None:
                 raise Failure(
                     f"in no thread: none of its {len(facts.ids)} id(s) is recorded,"

@@ -130,6 +130,12 @@ def is_match_command(argv: list[str]) -> bool:
     return False
 
 
+def follows_forks(environ) -> bool:
+    """Whether ``$MAILTHREAD_FOLLOW_FORKS`` asks to follow forks: set to 1 (blanks around it
+    allowed); any other value does not. Every command reads it here."""
+    return environ.get("MAILTHREAD_FOLLOW_FORKS", "").strip() == "1"
+
+
 def parse_args(argv: list[str], environ) -> MatchArgs:
     """Parse ``[--db PATH] [--timeout S] match [LIST]... [--header LINE] [--me ADDRESS]...
     [--no-subject | --subject-window DURATION] [--follow-forks]``; ``$MAILTHREAD_FOLLOW_FORKS``
@@ -140,7 +146,7 @@ def parse_args(argv: list[str], environ) -> MatchArgs:
     header = DEFAULT_HEADER
     me = [environ.get("MAILTHREAD_ME", "")]
     window: int | None = SUBJECT_WINDOW
-    follow_forks = environ.get("MAILTHREAD_FOLLOW_FORKS", "").strip() == "1"
+    follow_forks = follows_forks(environ)
     args = iter(argv)
     seen_command = False
     only_positionals = False

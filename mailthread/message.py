@@ -234,7 +234,8 @@ class Header:
             digest = False
         elif not digest:
             value = self._fact_value(b"content-type")
-            digest = value is not None and value.lstrip().lower().startswith(b"multipart/digest")
+            kind = b"" if value is None else value.lstrip().lower()[:17]
+            digest = kind[:16] == b"multipart/digest" and kind[16:] in (b"", b";", b" ", b"\t")
         date = self._fact_value(b"date")
         return Facts(
             own_id,
@@ -1003,59 +1004,117 @@ def normalise_subject(text: str) -> tuple[str, bool]:
     return " ".join(text[pos:].casefold().split()), reply
 
 
+# Words that, alone in a trailing "(...)" or after a trailing " - ", only say how the
+# topic stands: "Printer on fire (solved)" is "Printer on fire".
+_STATUS_WORDS = frozenset(["solved", "resolved", "fixed", "closed", "done", "answered"])
+
+
 def subject_topic(normalised: str) -> str:
     """The topic of a subject, as the fork rule compares it: ``normalised`` (the first value
     of ``normalise_subject``: case, blanks, encoding, list tags and reply prefixes already
-    gone) without a trailing "(was: ...)" or "[was ...]" -- "suse 8 disks? (was: ilug
-    newsgroups?)" is the topic "suse 8 disks" -- and without trailing "[tags]" ("[solved]"),
-    and with every character that is neither a letter nor a digit read as a blank (a
-    changed "?" or "..." is no new topic). "" when nothing is left. Time linear in its
-    length."""
+    gone), Unicode NFC-composed, without a "(was: ...)" or "[was ...]" that runs to its end
+    -- "suse 8 disks? (was: ilug newsgroups?)" is the topic "suse 8 disks", "printer (was:
+    x) on fire" keeps its words -- without trailing "[tags]" ("[solved]") and status words
+    ("(solved)", "- fixed": ``_STATUS_WORDS``), and with every character that is neither a
+    letter, a digit nor a combining mark read as a blank (a changed "?" or "..." is no new
+    topic). "" when nothing is left. Time linear in its length."""
     text = normalised
-    for opener in "([":
+    if not text.isascii() and any(_combining(c) for c in text):
+        import unicodedata  # only for the rare subject written decomposed (macOS, NFD)
+
+        text = unicodedata.normalize("NFC", text)
+    for opener, closer in ("()", "[]"):
         was = text.find(opener + "was", 1)
         while was > 0:
-            after = text[was + 4 : was + 5]
-            if after in (":", " ", "") and text[was - 1] == " ":
+            if text[was + 4 : was + 5] in (":", " ", closer, "") and _closes_at_end(
+                text, was, opener, closer
+            ):
                 text = text[:was]
                 break
             was = text.find(opener + "was", was + 1)
-    text = text.rstrip()
-    while text.endswith("]"):
-        opening = text.rfind("[")
-        if opening <= 0:
+    while True:
+        text = text.rstrip()
+        if text.endswith("]") and text.rfind("[") > 0:
+            text = text[: text.rfind("[")]
+        elif text.endswith(")") and text[text.rfind("(") + 1 : -1].strip() in _STATUS_WORDS:
+            text = text[: text.rfind("(")]
+        elif text.rpartition(" - ")[2].strip() in _STATUS_WORDS and " - " in text:
+            text = text.rpartition(" - ")[0]
+        else:
             break
-        text = text[:opening].rstrip()
-    return " ".join("".join(c if c.isalnum() else " " for c in text).split())
+    return " ".join("".join(c if c.isalnum() or _combining(c) else " " for c in text).split())
 
 
-# Words after "digest" in the subjects list managers give their digests: Mailman ("NAME
-# Digest, Vol 12, Issue 3"), Majordomo ("NAME-digest V1 #123"), ezmlm ("NAME Digest 12 Jan
-# 2002 ... Issue 123"), LISTSERV ("NAME Digest - 1 Jan 2002 to 2 Jan 2002 (#2002-1)"),
-# Yahoo Groups ("[NAME] Digest Number 1234"), groups.io ("[NAME] Digest #123"), Google
-# Groups ("Digest for NAME@googlegroups.com - 3 updates in 2 topics").
-_DIGEST_MARKS = ("vol ", "vol.", "issue ", "number ", "#", "updates in ")
+def _closes_at_end(text: str, start: int, opener: str, closer: str) -> bool:
+    """Whether the group opened at ``start`` runs to the end of ``text``: its brackets
+    balance there (or it is cut off before it closes)."""
+    depth = 0
+    for pos in range(start, len(text)):
+        if text[pos] == opener:
+            depth += 1
+        elif text[pos] == closer:
+            depth -= 1
+            if depth == 0:
+                return not text[pos + 1 :].strip()
+    return True
+
+
+# The blocks of combining diacritical marks (Unicode 15: U+0300, U+1AB0, U+1DC0, U+20D0,
+# U+FE20): a letter written decomposed ("e" + U+0301) carries one of them.
+_COMBINING = (("\u0300", "\u036f"), ("\u1ab0", "\u1aff"), ("\u1dc0", "\u1dff"))
+_COMBINING += (("\u20d0", "\u20ff"), ("\ufe20", "\ufe2f"))
+
+
+def _combining(c: str) -> bool:
+    """Whether ``c`` is a combining diacritical mark: part of the letter before it, so
+    that a mark NFC cannot compose keeps its word whole. (Marks of other scripts, which
+    str.isalnum() refuses too, read as a blank on every side alike.)"""
+    return c >= "\u0300" and any(low <= c <= high for low, high in _COMBINING)
+
+
+def _digits(word: str) -> bool:
+    """Whether ``word`` is ASCII digits: str.isdigit() also takes "\u00b2", which int()
+    refuses."""
+    return word.isascii() and word.isdigit()
 
 
 def is_digest_subject(normalised: str) -> bool:
-    """Whether a normalised subject (``normalise_subject``) is a list digest's: the word
-    "digest" (also "name-digest"), followed within 80 characters by a volume, issue or
-    number mark (``_DIGEST_MARKS``, or "v" and a digit right after it). "sha-256 digest
-    of 3 files" is none. A reply to a digest keeps its subject; either way, the digest's
-    Message-ID links no conversation (``Store.digests``)."""
-    start = normalised.find("digest")
-    while start >= 0:
-        end = start + 6
-        if (start == 0 or not normalised[start - 1].isalpha()) and not normalised[
-            end : end + 1
-        ].isalpha():
-            tail = normalised[end : end + 80]
-            rest = tail.lstrip(" ,-:")
-            if rest[:1] == "v" and rest[1:2].isdigit():
-                return True
-            if any(mark in tail for mark in _DIGEST_MARKS):
-                return True
-        start = normalised.find("digest", end)
+    """Whether a normalised subject (``normalise_subject``) is the subject a list manager
+    gives its digests, in exactly one of their shapes (the name of the list aside):
+
+    - Mailman 2 and 3: "NAME Digest, Vol 12, Issue 3";
+    - Majordomo: "NAME-digest V1 #123";
+    - ezmlm: "NAME Digest 12 Jan 2002 10:00:00 -0000 Issue 123";
+    - LISTSERV: "NAME Digest - 1 Jan 2002 to 2 Jan 2002 (#2002-1)";
+    - Yahoo Groups: "[NAME] Digest Number 1234"; groups.io: "[NAME] Digest #123";
+    - Google Groups: "Digest for NAME@googlegroups.com - 3 updates in 2 topics".
+
+    "[PATCH] crypto: fix digest issue with short keys" and "md5 digest number mismatch"
+    are none. Time linear in its length."""
+    words = normalised.replace(",", " ").replace("(", " ").replace(")", " ").split()
+    for i, word in enumerate(words):
+        if word != "digest" and not word.endswith("-digest"):
+            continue
+        rest = words[i + 1 :]
+        if len(rest) == 4 and rest[0] in ("vol", "vol.") and rest[2] == "issue":
+            if _digits(rest[1]) and _digits(rest[3]):
+                return True  # Mailman
+        if len(rest) == 2 and rest[0][:1] == "v" and _digits(rest[0][1:]):
+            if rest[1][:1] == "#" and _digits(rest[1][1:]):
+                return True  # Majordomo
+        if 3 <= len(rest) <= 8 and _digits(rest[0]) and rest[-2] == "issue":
+            if _digits(rest[-1]):
+                return True  # ezmlm
+        if 4 <= len(rest) <= 10 and rest[0] == "-" and rest[-1][:1] == "#":
+            if _digits(rest[-1][1:].replace("-", "")):
+                return True  # LISTSERV
+        if len(rest) == 2 and rest[0] == "number" and _digits(rest[1]):
+            return True  # Yahoo Groups
+        if len(rest) == 1 and rest[0][:1] == "#" and _digits(rest[0][1:]):
+            return True  # groups.io
+        if i == 0 and rest[:1] == ["for"] and words[-1] in ("topic", "topics"):
+            if "updates" in rest or "update" in rest:
+                return True  # Google Groups
     return False
 
 
@@ -1092,13 +1151,13 @@ def _series_tag(tag: str) -> int | None:
     words = tag.casefold().replace("/", " / ").split()
     patch = version = numbered = None
     for i, word in enumerate(words):
-        if word == "patch" or (word[:6] == "patchv" and word[6:].isdigit() and len(word) < 12):
+        if word == "patch" or (word[:6] == "patchv" and _digits(word[6:]) and len(word) < 12):
             patch = word[6:] or patch or "1"
-        elif word[:1] == "v" and word[1:].isdigit() and len(word) < 7 and version is None:
+        elif word[:1] == "v" and _digits(word[1:]) and len(word) < 7 and version is None:
             version = word[1:]
         elif word == "/" and 0 < i < len(words) - 1 and numbered is None:
             n, m = words[i - 1], words[i + 1]
-            if n.isdigit() and m.isdigit() and len(m) < 7:
+            if _digits(n) and _digits(m) and len(m) < 7:
                 numbered = int(m)
     if patch is None or numbered is None:
         return None

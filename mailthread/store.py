@@ -121,9 +121,7 @@ class StoreError(Exception):
 # ids to the thread), "thread-index" (Outlook's conversation key does) or "subject"; or
 # "fork": one of the first three links it, but under a new subject (``Store.decide``), and
 # forks of that thread are not followed -- it belongs to no thread.
-# topics: the thread's topics with the message's own added (``_topics``), when matching
-# it teaches the thread a new one (a patch of its series under its own subject), else None.
-Hit = namedtuple("Hit", "msgid thread list rule topics", defaults=(None,))
+Hit = namedtuple("Hit", "msgid thread list rule")
 # How long after a thread's last message a reply that only its subject links still counts.
 SUBJECT_WINDOW = 30 * 86400
 # Forks of threads on this list are followed unless ``follow_forks`` says otherwise: a
@@ -148,8 +146,10 @@ _DATE_EARLIEST = 631152000  # 1990-01-01T00:00:00Z
 # entries deleted by one: a few milliseconds of the write lock each.
 EXPIRE_BATCH = 2000
 # new_ids: ids that were not stored before; merged: other threads merged into this one;
-# changed: whether anything changed (new, merged, more ids, another list or lifetime).
-Added = namedtuple("Added", "thread list new_ids merged created changed")
+# changed: whether anything changed (new, merged, more ids, another list or lifetime);
+# fork_of: the thread the message is a fork of, when it was recorded as a thread of its own
+# (``add_message``), else None.
+Added = namedtuple("Added", "thread list new_ids merged created changed fork_of", defaults=(None,))
 # A thread as `list`, `remove` and `expire` show it; ids: how many message ids it holds.
 Thread = namedtuple("Thread", "id list subject ids created last_match hits expires_after")
 _THREAD_COLUMNS = (
@@ -544,12 +544,11 @@ class Store:
 
     def _fork(self, facts, hit: Hit, follow_forks: bool) -> Hit:
         """``hit``, with rule "fork" when the message is a fork of its thread that is not
-        followed, and with the topics matching it teaches the thread.
+        followed.
 
         A thread's topics are those of the messages it was recorded from (``add``, an
-        import), and of the patches of their series that it matched since
-        (``topics_of``). A message is a fork when it has a topic and it is none of them,
-        nor of their patch series: so its place in the conversation does not matter (a
+        import: ``topics_of``). A message is a fork when its topic is none of them, and it
+        is no patch of their series: so its place in the conversation does not matter (a
         reply under the old subject to a fork is no fork; a reply to the fork under the
         fork's subject is). Not a fork: a message whose own Message-ID the thread holds
         (no reply), a reply to a thread whose topics are unknown (a refs-file import). A
@@ -565,7 +564,10 @@ class Store:
         if not topics or topic in topics:
             return hit
         if facts.series is not None and f"p{facts.series}" in topics:
-            return hit._replace(topics=_topics_text(topics | {topic}))
+            # A patch of the series, whatever its title. Its title teaches the thread
+            # nothing: a stranger's "[PATCH 1/2] <your topic>" naming one of your messages
+            # would otherwise make your conversation a topic of the muted series.
+            return hit
         if follow_forks or hit.list == FOLLOWED_LIST:
             return hit  # followed, but it teaches the thread no topic
         return hit._replace(rule="fork")
@@ -859,9 +861,9 @@ class Store:
                 (own_id, hit.msgid),
             )
         self.conn.execute(
-            f"UPDATE threads SET hits = hits + 1, last_match = {_NOW},"
-            " topics = coalesce(?, topics) WHERE id = (SELECT thread FROM ids WHERE msgid = ?)",
-            (hit.topics, hit.msgid),
+            f"UPDATE threads SET hits = hits + 1, last_match = {_NOW}"
+            " WHERE id = (SELECT thread FROM ids WHERE msgid = ?)",
+            (hit.msgid,),
         )
 
     # -- add -------------------------------------------------------------------------------
@@ -874,6 +876,7 @@ class Store:
         lifetime: int | None = None,
         to_me: bool | None = None,
         window: int | None = SUBJECT_WINDOW,
+        follow_forks: bool = False,
     ) -> Added:
         """Record the thread of a message on ``list_name``: its own ids (merging the stored
         threads that hold one of them, as ``add_thread``) and every id of the conversation
@@ -882,9 +885,19 @@ class Store:
         A reply that nothing else links joins, as ``match`` would record it (``_observe``,
         ``_subject_conv``), the one conversation its subject names within ``window``
         seconds (None: never), its ids bound to its subject: muting from an Outlook "RE:"
-        with no References mutes the conversation it answers."""
+        with no References mutes the conversation it answers.
+
+        A fork (``decide``: a reply under a topic that is none of the thread its ids
+        name), unless ``follow_forks``, is recorded as a thread of its own instead, holding
+        its own id and those of the messages of its conversation under its subject (taken
+        from the thread they were in): pressing W on a fork of a muted thread watches the
+        fork, and leaves the thread muted."""
         with self._errors(), self._transaction():
             self._observe(facts, None, to_me, window)
+            if not follow_forks:
+                fork_of = self._fork_of(facts)
+                if fork_of is not None:
+                    return self._record_fork(facts, fork_of, list_name, subject, lifetime)
             added = self._record(facts.ids, list_name, subject, lifetime, topics_of(facts))
             before = self.conn.total_changes
             self.conn.executemany(
@@ -893,6 +906,50 @@ class Store:
             )
             more = self.conn.total_changes - before
         return added._replace(new_ids=added.new_ids + more, changed=added.changed or more > 0)
+
+    def _fork_of(self, facts) -> int | None:
+        """The thread a message (``message.Facts``) is a fork of: the one its nearest
+        stored id names, when the message's topic is none of that thread's (its own id
+        held there or not: a fork a watched thread followed is still a fork to record)."""
+        hit = self.find(facts.ids)
+        if hit is None or facts.topic is None:
+            return None
+        row = self.conn.execute(
+            "SELECT topics, subject FROM threads WHERE id = ?", (hit.thread,)
+        ).fetchone()
+        topics = _topics(*row) if row is not None else set()
+        if not topics or f"t{facts.topic}" in topics:
+            return None
+        if facts.series is not None and f"p{facts.series}" in topics:
+            return None
+        return hit.thread
+
+    def _record_fork(self, facts, fork_of: int, list_name, subject, lifetime) -> Added:
+        conn = self.conn
+        ids = [facts.own] if facts.own is not None else []
+        if facts.subject is not None:
+            convs = sorted(set(self._convs(_keys(facts)).values()))
+            for chunk in _chunks(convs):
+                ids += [
+                    msgid
+                    for (msgid,) in conn.execute(
+                        "SELECT msgid FROM seen WHERE subject = ?"
+                        f" AND conv IN ({_marks(len(chunk))})",
+                        [facts.subject, *chunk],
+                    )
+                    if is_msgid(msgid)
+                ]
+        ids = list(dict.fromkeys(ids))
+        if not ids:  # nothing of its own to hold: record it as any other message
+            return self._record(facts.ids, list_name, subject, lifetime, topics_of(facts))
+        target = self._new_thread(list_name, subject, lifetime, topics=topics_of(facts))
+        before = conn.total_changes
+        conn.executemany(
+            "INSERT INTO ids (msgid, thread) VALUES (?, ?)"
+            " ON CONFLICT (msgid) DO UPDATE SET thread = excluded.thread",
+            ((msgid, target) for msgid in ids),
+        )
+        return Added(target, list_name, conn.total_changes - before, 0, True, True, fork_of)
 
     def _members(self, facts) -> list[str]:
         keys = _keys(facts)

@@ -96,6 +96,14 @@ def test_digest_subjects_of_the_list_managers(subject):
         "Digests and volumes",
         "Re: indigestion, vol 2",
         "Weekly digest",
+        # Found in review: patches and questions that mention a digest.
+        "[PATCH] crypto: fix digest issue with short keys",
+        "[PATCH v2 1/3] crypto: sha256 - add digest v2 format",
+        "md5 digest number mismatch after upgrade",
+        "Digest auth issue with nginx",
+        "digest v1 vs v2 auth",
+        "Board meeting digest - issue list for Monday",
+        "[PATCH] nfs: fix digest # of bytes",
     ],
 )
 def test_subjects_that_only_mention_a_digest(subject):
@@ -136,3 +144,12 @@ def test_a_digest_claiming_a_known_id_cuts_no_reply_from_its_thread(db):
     reply = mail("r@x", "Re: Printer on fire", 2, in_reply_to="topic@x", references=["topic@x"])
     assert rule(db, reply) == "id"
     assert deliver(db, reply) == b"muted"
+
+
+def test_only_multipart_digest_itself_is_a_digest_type(db):
+    deliver(db, TOPIC)
+    mute(db, TOPIC)
+    for kind in ("multipart/digestive", "multipart/digest-ish", "text/plain; x=multipart/digest"):
+        odd = mail("odd@x", "Printer on fire", 1, extra=[f"Content-Type: {kind}; boundary=b"])
+        result = run(["add", "muted"], odd, db=db)
+        assert result.returncode == 0, (kind, result.stderr)
