@@ -47,6 +47,15 @@ def forms(size: int) -> dict[str, bytes]:
         "subject =?utf-7?b": fill(b"Subject: Re: ", b"=?utf-7?q?+2AA-?= "),
         "subject =?punycode?q": fill(b"Subject: Re: =?punycode?q?", b"a", b"?="),
         "subject folded": fill(b"Subject: Re: ", b"\n x"),
+        # Issue 13's topics (message.subject_topic); a Subject over 64 KiB counts as none,
+        # so run these with --mb 0.06.
+        "subject (was nested": b"Subject: x "
+        + b"(was " * (size // 12)
+        + b")" * (size // 12)
+        + b" y\n",
+        "subject [a] trailing": fill(b"Subject: x ", b"[a]"),
+        "subject (solved)": fill(b"Subject: x ", b" (solved)"),
+        "subject digest": fill(b"Subject: x ", b"digest #1 "),
         "date digits": fill(b"Date: 1 Jan ", b"9", b" 10:00:00 +0000"),
         "date colons": fill(b"Date: 1 Jan 2024 ", b"1:", b"1 +0000"),
         "to addresses": fill(b"To: ", b"a@b, "),

@@ -364,6 +364,11 @@ def add(
             added = store.add_message(
                 facts, list_name, subject, lifetime, window=window, follow_forks=follow
             )
+    if added.thread is None:
+        raise Failure(
+            f"a reply to thread {added.fork_of} under a new subject, without a Message-ID of"
+            " its own to follow: nothing recorded (the thread keeps its list)"
+        )
     merged = f", merged {added.merged} other thread(s)" if added.merged else ""
     if added.fork_of is not None:
         merged += f"; a new subject in thread {added.fork_of}'s conversation, which keeps its list"

@@ -836,7 +836,14 @@ def field_name(line: str) -> str:
 # Reply prefixes, as mail clients write them in many languages (compared case-folded, after
 # a counter such as "Re[2]" or "Re^2" is dropped). Forward prefixes (Fwd:, WG:, TR:) are not
 # here: a forwarded message starts a conversation of its own.
-REPLY_PREFIXES = frozenset(["re", "aw", "sv", "vs", "antw", "réf", "ref", "odp", "rif", "ynt"])
+# Reply prefixes, casefolded, as mailers localise "Re:": German AW, Scandinavian SV, Finnish
+# VS, Dutch Antw, French Réf, Polish Odp, Italian R and RIF, Portuguese RES, Turkish Ynt,
+# Greek ΑΠ and ΣΧΕΤ, Ukrainian Відп, Chinese Outlook's 回复, 答复 and 回覆 (also before a
+# full-width colon).
+REPLY_PREFIXES = frozenset(
+    ["re", "aw", "sv", "vs", "antw", "réf", "ref", "odp", "rif", "ynt", "r", "res", "απ"]
+    + ["σχετ", "відп", "回复", "答复", "回覆"]
+)
 _MONTHS = {
     name: n
     for n, name in enumerate(
@@ -994,6 +1001,9 @@ def normalise_subject(text: str) -> tuple[str, bool]:
             pos = _run_end(text, close + 1)
             continue
         colon = text.find(":", pos + 1, pos + 11)
+        wide = text.find("\uff1a", pos + 1, pos + 11)  # "：", as Chinese mailers write it
+        if wide > 0 and (colon < 0 or wide < colon):
+            colon = wide
         word = text[pos:colon].rstrip() if colon > 0 else ""
         for counter in "[^(":
             word = word.split(counter, 1)[0]
@@ -1004,9 +1014,11 @@ def normalise_subject(text: str) -> tuple[str, bool]:
     return " ".join(text[pos:].casefold().split()), reply
 
 
-# Words that, alone in a trailing "(...)" or after a trailing " - ", only say how the
-# topic stands: "Printer on fire (solved)" is "Printer on fire".
+# Words that only say how the topic stands: alone in a trailing "(...)", after a trailing
+# dash or colon, or before a leading colon -- "Printer on fire (solved!)", "... -- fixed",
+# "SOLVED: Printer on fire" are "Printer on fire".
 _STATUS_WORDS = frozenset(["solved", "resolved", "fixed", "closed", "done", "answered"])
+_DASHES = "-:\u2013\u2014"  # hyphen, colon, en and em dash
 
 
 def subject_topic(normalised: str) -> str:
@@ -1015,61 +1027,96 @@ def subject_topic(normalised: str) -> str:
     gone), Unicode NFC-composed, without a "(was: ...)" or "[was ...]" that runs to its end
     -- "suse 8 disks? (was: ilug newsgroups?)" is the topic "suse 8 disks", "printer (was:
     x) on fire" keeps its words -- without trailing "[tags]" ("[solved]") and status words
-    ("(solved)", "- fixed": ``_STATUS_WORDS``), and with every character that is neither a
-    letter, a digit nor a combining mark read as a blank (a changed "?" or "..." is no new
-    topic). "" when nothing is left. Time linear in its length."""
+    (``_STATUS_WORDS``), and with every character that is no letter, digit or mark
+    (punctuation, symbols) read as a blank: a changed "?" or "..." is no new topic. ""
+    when nothing is left. Time linear in its length."""
     text = normalised
-    if not text.isascii() and any(_combining(c) for c in text):
+    if not text.isascii() and any(c >= "\u0300" and _decomposed(c) for c in text):
         import unicodedata  # only for the rare subject written decomposed (macOS, NFD)
 
         text = unicodedata.normalize("NFC", text)
     for opener, closer in ("()", "[]"):
-        was = text.find(opener + "was", 1)
-        while was > 0:
-            if text[was + 4 : was + 5] in (":", " ", closer, "") and _closes_at_end(
-                text, was, opener, closer
+        for was in _groups_to_end(text, opener, closer):
+            if text.startswith(opener + "was", was) and text[was + 4 : was + 5] in (
+                ":",
+                " ",
+                closer,
+                "",
             ):
                 text = text[:was]
                 break
-            was = text.find(opener + "was", was + 1)
-    while True:
-        text = text.rstrip()
-        if text.endswith("]") and text.rfind("[") > 0:
-            text = text[: text.rfind("[")]
-        elif text.endswith(")") and text[text.rfind("(") + 1 : -1].strip() in _STATUS_WORDS:
-            text = text[: text.rfind("(")]
-        elif text.rpartition(" - ")[2].strip() in _STATUS_WORDS and " - " in text:
-            text = text.rpartition(" - ")[0]
+    words = _words(text)
+    end = len(words)
+    while True:  # trailing "[tags]", "(solved)", "- fixed"; never the whole subject
+        if end >= 3 and words[end - 1] == "]":
+            opening = end - 2
+            while opening > 0 and words[opening] != "[":
+                opening -= 1
+            if opening <= 0:
+                break
+            end = opening
+        elif end >= 4 and words[end - 3 : end] in (["(", w, ")"] for w in _STATUS_WORDS):
+            end -= 3
+        elif end >= 3 and words[end - 1] in _STATUS_WORDS and words[end - 2] == "-":
+            end -= 2
         else:
             break
-    return " ".join("".join(c if c.isalnum() or _combining(c) else " " for c in text).split())
+    start = 2 if end >= 3 and words[0] in _STATUS_WORDS and words[1] == "-" else 0
+    return " ".join(word for word in words[start:end] if word not in "()[]-")
 
 
-def _closes_at_end(text: str, start: int, opener: str, closer: str) -> bool:
-    """Whether the group opened at ``start`` runs to the end of ``text``: its brackets
-    balance there (or it is cut off before it closes)."""
-    depth = 0
-    for pos in range(start, len(text)):
-        if text[pos] == opener:
-            depth += 1
-        elif text[pos] == closer:
-            depth -= 1
-            if depth == 0:
-                return not text[pos + 1 :].strip()
-    return True
+def _words(text: str) -> list[str]:
+    """The words of a subject, and its brackets and dashes (one "-" for any dash or colon)
+    as words of their own; other punctuation and symbols are blanks."""
+    out = []
+    for c in text:
+        if c.isalnum() or (c >= "\u0300" and _mark(c)):
+            out.append(c)
+        elif c in "()[]":
+            out.append(f" {c} ")
+        elif c in _DASHES:
+            out.append(" - ")
+        else:
+            out.append(" ")
+    return "".join(out).split()
 
 
-# The blocks of combining diacritical marks (Unicode 15: U+0300, U+1AB0, U+1DC0, U+20D0,
-# U+FE20): a letter written decomposed ("e" + U+0301) carries one of them.
-_COMBINING = (("\u0300", "\u036f"), ("\u1ab0", "\u1aff"), ("\u1dc0", "\u1dff"))
-_COMBINING += (("\u20d0", "\u20ff"), ("\ufe20", "\ufe2f"))
+def _groups_to_end(text: str, opener: str, closer: str) -> list[int]:
+    """Where the groups that run to the end of ``text`` open: the outermost group closed by
+    its last character (blanks aside), and every group never closed. One pass."""
+    stack: list[int] = []
+    last = None  # (opening, closing) of the last outermost group closed
+    for pos, c in enumerate(text):
+        if c == opener:
+            stack.append(pos)
+        elif c == closer and stack:
+            opening = stack.pop()
+            if not stack:
+                last = (opening, pos)
+    found = list(stack)
+    if last is not None and not text[last[1] + 1 :].strip():
+        found.append(last[0])
+    return sorted(found)
 
 
-def _combining(c: str) -> bool:
-    """Whether ``c`` is a combining diacritical mark: part of the letter before it, so
-    that a mark NFC cannot compose keeps its word whole. (Marks of other scripts, which
-    str.isalnum() refuses too, read as a blank on every side alike.)"""
-    return c >= "\u0300" and any(low <= c <= high for low, high in _COMBINING)
+# Code points of letters written decomposed, which NFC composes: the combining
+# diacritical marks (U+0300, U+1AB0, U+1DC0, U+20D0, U+FE20 blocks), the kana voicing marks
+# and Hangul conjoining jamo.
+_DECOMPOSED = (("\u0300", "\u036f"), ("\u1ab0", "\u1aff"), ("\u1dc0", "\u1dff"))
+_DECOMPOSED += (("\u20d0", "\u20ff"), ("\ufe20", "\ufe2f"), ("\u3099", "\u309a"))
+_DECOMPOSED += (("\u1100", "\u11ff"),)
+
+
+def _decomposed(c: str) -> bool:
+    return any(low <= c <= high for low, high in _DECOMPOSED)
+
+
+def _mark(c: str) -> bool:
+    """Whether a character that is no letter or digit to str.isalnum() is a mark (Unicode
+    category M: accents NFC cannot compose, Indic vowel signs), part of its word."""
+    import unicodedata  # only for such characters: ~0.5 ms
+
+    return unicodedata.category(c)[0] == "M"
 
 
 def _digits(word: str) -> bool:
@@ -1078,42 +1125,47 @@ def _digits(word: str) -> bool:
     return word.isascii() and word.isdigit()
 
 
-def is_digest_subject(normalised: str) -> bool:
-    """Whether a normalised subject (``normalise_subject``) is the subject a list manager
-    gives its digests, in exactly one of their shapes (the name of the list aside):
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
-    - Mailman 2 and 3: "NAME Digest, Vol 12, Issue 3";
+
+def is_digest_subject(normalised: str) -> bool:
+    """Whether a normalised subject (``normalise_subject``: leading "[NAME]" tags gone) is
+    the subject a list manager gives its digests, in exactly one of their shapes:
+
+    - Mailman 2 and 3: "NAME Digest, Vol 12, Issue 3" (also "Volume");
     - Majordomo: "NAME-digest V1 #123";
     - ezmlm: "NAME Digest 12 Jan 2002 10:00:00 -0000 Issue 123";
     - LISTSERV: "NAME Digest - 1 Jan 2002 to 2 Jan 2002 (#2002-1)";
     - Yahoo Groups: "[NAME] Digest Number 1234"; groups.io: "[NAME] Digest #123";
     - Google Groups: "Digest for NAME@googlegroups.com - 3 updates in 2 topics".
 
-    "[PATCH] crypto: fix digest issue with short keys" and "md5 digest number mismatch"
-    are none. Time linear in its length."""
-    words = normalised.replace(",", " ").replace("(", " ").replace(")", " ").split()
+    "[PATCH] crypto: fix digest issue with short keys", "md5 digest number mismatch" and
+    GitHub's "[org/repo] Pin image digest (#1234)" are none. Time linear in its length."""
+    words = normalised.replace(",", " ").split()
     for i, word in enumerate(words):
         if word != "digest" and not word.endswith("-digest"):
             continue
+        if len(words) - i > 15 and i:
+            continue  # no shape but Google Groups' (first word) is that long: no copy
         rest = words[i + 1 :]
-        if len(rest) == 4 and rest[0] in ("vol", "vol.") and rest[2] == "issue":
+        if len(rest) == 4 and rest[0] in ("vol", "vol.", "volume") and rest[2] == "issue":
             if _digits(rest[1]) and _digits(rest[3]):
                 return True  # Mailman
         if len(rest) == 2 and rest[0][:1] == "v" and _digits(rest[0][1:]):
             if rest[1][:1] == "#" and _digits(rest[1][1:]):
                 return True  # Majordomo
-        if 3 <= len(rest) <= 8 and _digits(rest[0]) and rest[-2] == "issue":
-            if _digits(rest[-1]):
+        if 5 <= len(rest) <= 8 and _digits(rest[0]) and rest[1][:3] in _MONTH_NAMES:
+            if _digits(rest[2]) and rest[-2] == "issue" and _digits(rest[-1]):
                 return True  # ezmlm
-        if 4 <= len(rest) <= 10 and rest[0] == "-" and rest[-1][:1] == "#":
-            if _digits(rest[-1][1:].replace("-", "")):
+        if 4 <= len(rest) <= 14 and rest[0] == "-" and rest[-1][:2] == "(#":
+            if rest[-1][-1:] == ")" and _digits(rest[-1][2:-1].replace("-", "")):
                 return True  # LISTSERV
-        if len(rest) == 2 and rest[0] == "number" and _digits(rest[1]):
+        if i == 0 and len(rest) == 2 and rest[0] == "number" and _digits(rest[1]):
             return True  # Yahoo Groups
-        if len(rest) == 1 and rest[0][:1] == "#" and _digits(rest[0][1:]):
+        if i == 0 and len(rest) == 1 and rest[0][:1] == "#" and _digits(rest[0][1:]):
             return True  # groups.io
-        if i == 0 and rest[:1] == ["for"] and words[-1] in ("topic", "topics"):
-            if "updates" in rest or "update" in rest:
+        if i == 0 and len(rest) >= 6 and rest[0] == "for" and "@" in rest[1]:
+            if rest[-1] in ("topic", "topics") and _digits(rest[-2]):
                 return True  # Google Groups
     return False
 

@@ -887,18 +887,24 @@ class Store:
         seconds (None: never), its ids bound to its subject: muting from an Outlook "RE:"
         with no References mutes the conversation it answers.
 
-        A fork (``decide``: a reply under a topic that is none of the thread its ids
-        name), unless ``follow_forks``, is recorded as a thread of its own instead, holding
-        its own id and those of the messages of its conversation under its subject (taken
-        from the thread they were in): pressing W on a fork of a muted thread watches the
-        fork, and leaves the thread muted."""
+        Unless ``follow_forks``, threads of other topics are left as they are: a thread
+        holding one of its ids whose topics the message's is none of keeps its ids and its
+        list. When the nearest such id decides (``decide``: the message is a fork of that
+        thread), the message is recorded as a thread of its own: its own id (taken from
+        the thread that followed it, if one did) and those of its conversation's messages
+        under its subject that no thread holds. Pressing W on a fork of a muted thread
+        watches the fork, and leaves the thread muted. A fork with no Message-ID of its
+        own records nothing: the Added has thread None."""
         with self._errors(), self._transaction():
             self._observe(facts, None, to_me, window)
-            if not follow_forks:
-                fork_of = self._fork_of(facts)
-                if fork_of is not None:
-                    return self._record_fork(facts, fork_of, list_name, subject, lifetime)
-            added = self._record(facts.ids, list_name, subject, lifetime, topics_of(facts))
+            other = set() if follow_forks else self._other_topics(facts)
+            if other:
+                hit = self.find(facts.ids)
+                if hit is not None and hit.thread in other:
+                    return self._record_fork(facts, hit.thread, list_name, subject, lifetime)
+            added = self._record(
+                facts.ids, list_name, subject, lifetime, topics_of(facts), keep=other
+            )
             before = self.conn.total_changes
             self.conn.executemany(
                 "INSERT OR IGNORE INTO ids (msgid, thread) VALUES (?, ?)",
@@ -907,47 +913,53 @@ class Store:
             more = self.conn.total_changes - before
         return added._replace(new_ids=added.new_ids + more, changed=added.changed or more > 0)
 
-    def _fork_of(self, facts) -> int | None:
-        """The thread a message (``message.Facts``) is a fork of: the one its nearest
-        stored id names, when the message's topic is none of that thread's (its own id
-        held there or not: a fork a watched thread followed is still a fork to record)."""
-        hit = self.find(facts.ids)
-        if hit is None or facts.topic is None:
-            return None
-        row = self.conn.execute(
-            "SELECT topics, subject FROM threads WHERE id = ?", (hit.thread,)
-        ).fetchone()
-        topics = _topics(*row) if row is not None else set()
-        if not topics or f"t{facts.topic}" in topics:
-            return None
-        if facts.series is not None and f"p{facts.series}" in topics:
-            return None
-        return hit.thread
+    def _other_topics(self, facts) -> set[int]:
+        """The threads holding one of a message's ids (``message.Facts``) that it is a fork
+        of: their topics are known, and its topic is none of them, nor its patch series."""
+        if facts.topic is None:
+            return set()
+        topic, series = f"t{facts.topic}", f"p{facts.series}"
+        other = set()
+        for chunk in _chunks(facts.ids):
+            for thread, *known in self.conn.execute(
+                "SELECT DISTINCT threads.id, threads.topics, threads.subject FROM ids"
+                " JOIN threads ON threads.id = ids.thread"
+                f" WHERE ids.msgid IN ({_marks(len(chunk))})",
+                chunk,
+            ):
+                topics = _topics(*known)
+                if topics and topic not in topics and series not in topics:
+                    other.add(thread)
+        return other
 
     def _record_fork(self, facts, fork_of: int, list_name, subject, lifetime) -> Added:
+        """A fork of thread ``fork_of`` as a thread of its own (``add_message``)."""
+        if facts.own is None:
+            return Added(None, list_name, 0, 0, False, False, fork_of)
         conn = self.conn
-        ids = [facts.own] if facts.own is not None else []
+        ids = [facts.own]
         if facts.subject is not None:
+            # Its conversation's messages under its subject, unless a thread holds them:
+            # a stranger who sent a message under this subject naming your message, with
+            # your message's id, must not pull that id out of the thread it is in.
             convs = sorted(set(self._convs(_keys(facts)).values()))
             for chunk in _chunks(convs):
                 ids += [
                     msgid
                     for (msgid,) in conn.execute(
                         "SELECT msgid FROM seen WHERE subject = ?"
-                        f" AND conv IN ({_marks(len(chunk))})",
+                        f" AND conv IN ({_marks(len(chunk))})"
+                        " AND NOT EXISTS (SELECT 1 FROM ids WHERE ids.msgid = seen.msgid)",
                         [facts.subject, *chunk],
                     )
                     if is_msgid(msgid)
                 ]
-        ids = list(dict.fromkeys(ids))
-        if not ids:  # nothing of its own to hold: record it as any other message
-            return self._record(facts.ids, list_name, subject, lifetime, topics_of(facts))
         target = self._new_thread(list_name, subject, lifetime, topics=topics_of(facts))
         before = conn.total_changes
         conn.executemany(
             "INSERT INTO ids (msgid, thread) VALUES (?, ?)"
             " ON CONFLICT (msgid) DO UPDATE SET thread = excluded.thread",
-            ((msgid, target) for msgid in ids),
+            ((msgid, target) for msgid in dict.fromkeys(ids)),
         )
         return Added(target, list_name, conn.total_changes - before, 0, True, True, fork_of)
 
@@ -1060,9 +1072,11 @@ class Store:
         subject: str | None,
         lifetime: int | None,
         topics: set[str] | None = None,
+        keep: set[int] = frozenset(),
     ) -> Added:
-        """Record ``ids`` on one thread: the stored threads holding one of them merge into
-        the oldest, with the union of their topics and ``topics``."""
+        """Record ``ids`` on one thread: the stored threads holding one of them, except
+        those of ``keep`` (which keep their ids), merge into the oldest, with the union of
+        their topics and ``topics``."""
         conn = self.conn
         existing: set[int] = set()
         for chunk in _chunks(ids):
@@ -1073,6 +1087,7 @@ class Store:
                     chunk,
                 )
             )
+        existing -= keep
         if existing:
             target, *others = sorted(existing)
             hits, last_match = 0, None

@@ -82,6 +82,8 @@ def test_an_import_does_not_join_conversations_through_a_digest(db, tmp_path):
         "[linux-users] Digest Number 1234",  # Yahoo Groups
         "[linux-users] Digest #123",  # groups.io
         "Digest for linux-users@googlegroups.com - 3 updates in 2 topics",  # Google Groups
+        "linux-users Digest Volume 1, Issue 1",  # Mailman at mailmanlists.net
+        "LINUX-L Digest - 1 Jan 2010 to 2 Jan 2010 - Special issue (#2010-23)",  # LISTSERV
     ],
 )
 def test_digest_subjects_of_the_list_managers(subject):
@@ -104,6 +106,13 @@ def test_digest_subjects_of_the_list_managers(subject):
         "digest v1 vs v2 auth",
         "Board meeting digest - issue list for Monday",
         "[PATCH] nfs: fix digest # of bytes",
+        # Second review: GitHub's pull request numbers, and near misses of every shape.
+        "[org/repo] Pin base image digest (#1234)",
+        "Wrong md5 digest - see bug #4521",
+        "Weekly digest 12 issue 4",
+        "x digest 1 2 issue 3",
+        "message digest number 5",
+        "Digest for review - update the topics",
     ],
 )
 def test_subjects_that_only_mention_a_digest(subject):

@@ -325,3 +325,121 @@ def test_every_command_reads_the_environment_variable_alike(db, value):
     result = run(["remove"], fork, db=db, env=env)
     assert result.returncode == 1 and "under a new subject" in result.stderr.decode()
     assert "nothing removed" in result.stderr.decode() and "--thread 1" in result.stderr.decode()
+
+
+def thread_count(db) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT count(*) FROM threads").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_adding_again_inside_a_recorded_fork_leaves_the_thread_it_forked(db):
+    # Second review: M on a reply to a muted fork merged the fork back into its watched
+    # thread (References name the thread's ids) and moved that thread to muted.
+    for raw in (ROOT, REPLY):
+        deliver(db, raw)
+    run(["add", "watched"], REPLY, db=db)
+    fork = reply_to("a@x", "f1@x", "Lunch plans")
+    deliver(db, fork)
+    mute(db, fork)
+    again = mail(
+        "f2@x", "Re: Lunch plans", 3, in_reply_to="f1@x", references=["root@x", "a@x", "f1@x"]
+    )
+    deliver(db, again)
+    for raw in (again, fork):  # a reply under the fork, and the same fork pressed twice
+        assert "merged" not in mute(db, raw)
+    assert deliver(db, reply_to("a@x", "b@x", "Re: ILUG newsgroups?", 4)) == b"watched"
+    assert deliver(db, reply_to("f2@x", "f3@x", "Re: Lunch plans", 4)) == b"muted"
+    assert thread_count(db) == 2
+
+
+def test_a_fork_without_message_id_records_nothing(db):
+    muted_thread(db)
+    bare = b"From: a@x\nSubject: Lunch?\nIn-Reply-To: <a@x>\nReferences: <root@x> <a@x>\n\nx\n"
+    result = run(["add", "watched"], bare, db=db)
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.count(b"\n") == 1 and b"nothing recorded" in result.stderr
+    assert deliver(db, reply_to("a@x", "b@x", "Re: ILUG newsgroups?", 3)) == b"muted"
+
+
+def test_a_fork_takes_no_id_a_thread_holds(db):
+    # Second review: a stranger delivers a message under your (named-only) id me@x with
+    # their subject, then a fork under that subject; M on the fork moved me@x out of the
+    # watched thread, and real replies to me@x were neither watched nor muted.
+    deliver(db, ROOT)
+    mine = mail(
+        "a3@x", "Re: ILUG newsgroups?", 1, in_reply_to="me@x", references=["root@x", "me@x"]
+    )
+    deliver(db, mine)
+    run(["add", "watched"], mine, db=db)
+    deliver(db, reply_to("root@x", "me@x", "Cheap pills"))
+    spam = mail("sp@x", "Re: Cheap pills", 2, in_reply_to="me@x", references=["root@x", "me@x"])
+    deliver(db, spam)
+    mute(db, spam)
+    answer = mail(
+        "a4@x", "Re: ILUG newsgroups?", 3, in_reply_to="me@x", references=["root@x", "me@x"]
+    )
+    assert deliver(db, answer) == b"watched"
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "\u56de\u590d: ",
+        "\u56de\u590d\uff1a",
+        "\u7b54\u590d: ",
+        "R: ",
+        "RES: ",
+        "\u0391\u03a0: ",
+        "\u0412\u0456\u0434\u043f: ",
+    ],
+)
+def test_localised_reply_prefixes_are_no_new_topic(db, prefix):
+    muted_thread(db)
+    subject = (
+        "=?utf-8?b?"
+        + __import__("base64").b64encode(f"{prefix}ILUG newsgroups?".encode()).decode()
+        + "?="
+    )
+    assert deliver(db, reply_to("a@x", "l@x", subject)) == b"muted"
+
+
+@pytest.mark.parametrize("suffix", [" (SOLVED!)", " -- fixed", " \u2014 fixed", ": solved"])
+def test_more_status_words_are_cosmetic(db, suffix):
+    muted_thread(db)
+    assert deliver(db, reply_to("a@x", "s@x", "Re: ILUG newsgroups?" + suffix)) == b"muted"
+    assert deliver(db, reply_to("a@x", "s2@x", "SOLVED: ILUG newsgroups?")) == b"muted"
+
+
+@pytest.mark.parametrize(
+    "word", ["\u30ac\u30fc\u30c9\u306e\u4ef6", "\ud55c\uad6d\uc5b4 \uc9c8\ubb38"]
+)
+def test_decomposed_kana_and_hangul_are_one_topic(db, word):
+    import base64
+    import unicodedata
+
+    def encoded(text):
+        return "=?utf-8?b?" + base64.b64encode(text.encode()).decode() + "?="
+
+    root = mail("k@x", encoded(word), 0)
+    deliver(db, root)
+    mute(db, root)
+    nfd = encoded("Re: " + unicodedata.normalize("NFD", word))
+    assert deliver(db, reply_to("k@x", "k2@x", nfd)) == b"muted"
+
+
+def test_indic_vowel_signs_are_part_of_their_word(db):
+    import base64
+
+    def encoded(text):
+        return "=?utf-8?b?" + base64.b64encode(text.encode()).decode() + "?="
+
+    root = mail("h@x", encoded("\u0915\u093f\u0924\u093e\u092c"), 0)
+    deliver(db, root)
+    mute(db, root)
+    other = encoded("Re: \u0915\u0940\u0924\u093e\u092c")  # another vowel sign: another word
+    assert deliver(db, reply_to("h@x", "h2@x", other)) is None

@@ -580,6 +580,7 @@ class AddCheck:
         return False
 
 
+@pytest.mark.follow_forks  # what add records of a conversation; forks record less of it
 def test_add_random_messages(tmp_path):
     check = AddCheck(make_database(tmp_path / "template.db"), tmp_path)
 
