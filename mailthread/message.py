@@ -23,7 +23,8 @@ _SPACE = frozenset(b" \t\r\n\x0b\x0c,;>")
 # the hash of its normalised subject (or None), whether the subject has a reply prefix,
 # its Date in seconds since the epoch (or None), the identity of the patch series its
 # subject's leading "[PATCH vN n/m]" tag names (``patch_series``, or None), the hash of its
-# topic (``subject_topic``: what the fork rule compares; without a subject, that of ""), and
+# topic (``subject_topic``: what the fork rule compares; that of "" for an empty subject,
+# None without a Subject field), and
 # whether it is a list digest (``is_digest_subject``, or Content-Type multipart/digest, and
 # no parent named).
 Facts = namedtuple(
@@ -215,9 +216,10 @@ class Header:
         ids = [msgid for msgid in dict.fromkeys(own + parents + references) if is_msgid(msgid)]
         own_id = own[0] if own else None
         parents = [msgid for msgid in ids if msgid != own_id]
-        subject, reply, series, topic_text, digest = None, False, None, "", False
+        subject, reply, series, topic_text, digest = None, False, None, None, False
         value = self._fact_value(b"subject")
         if value is not None:
+            topic_text = ""
             text = decode_words(value)
             normalised, reply = normalise_subject(text)
             if normalised:
@@ -225,8 +227,9 @@ class Header:
                 series = patch_series(text)
                 topic_text = subject_topic(normalised)
                 digest = is_digest_subject(normalised)
-        # No subject is a topic too: the empty one (a reply that adds one is a fork).
-        topic = subject_hash(topic_text)
+        # An empty subject is a topic too (a reply that adds words is a fork); a message
+        # without a Subject field says nothing of its topic.
+        topic = None if topic_text is None else subject_hash(topic_text)
         if parents:
             # A list digest answers nothing: a reply under a digest's subject, or messages
             # forwarded as a MIME digest in reply to one (neomutt's forward_references),

@@ -308,10 +308,9 @@ def _chunks(items: list, size: int = _CHUNK):
 
 def topics_of(facts) -> set[str]:
     """The topics a message (``message.Facts``) gives a thread recorded from it: "t" and
-    the hash of its subject's topic, "p" and its patch series, each when it has one."""
-    topics = set()
-    if facts.topic is not None:
-        topics.add(f"t{facts.topic}")
+    the hash of its subject's topic (of "" when it has no Subject: a reply that gives it one
+    is a fork), "p" and its patch series when it has one."""
+    topics = {f"t{subject_hash('') if facts.topic is None else facts.topic}"}
     if facts.series is not None:
         topics.add(f"p{facts.series}")
     return topics
@@ -551,9 +550,10 @@ class Store:
         is no patch of their series: so its place in the conversation does not matter (a
         reply under the old subject to a fork is no fork; a reply to the fork under the
         fork's subject is). Not a fork: a message whose own Message-ID the thread holds
-        (no reply), a reply to a thread whose topics are unknown (a refs-file import). A
-        message without a subject has the empty topic: a fork of a thread with a subject,
-        and the reverse."""
+        (no reply), a reply to a thread whose topics are unknown (a refs-file import), a
+        message without a Subject field (it says nothing of its topic). An empty subject is
+        the empty topic: a fork of a thread with a subject, and the reverse (a thread
+        recorded from a message without a Subject has the empty topic too)."""
         if facts.topic is None or hit.msgid == facts.own:
             return hit
         row = self.conn.execute(

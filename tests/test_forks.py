@@ -443,3 +443,11 @@ def test_indic_vowel_signs_are_part_of_their_word(db):
     mute(db, root)
     other = encoded("Re: \u0915\u0940\u0924\u093e\u092c")  # another vowel sign: another word
     assert deliver(db, reply_to("h@x", "h2@x", other)) is None
+
+
+def test_a_reply_without_a_subject_field_says_nothing_of_its_topic(db):
+    muted_thread(db)
+    bare = b"From: b@example.com\nMessage-ID: <nb@x>\nIn-Reply-To: <a@x>\n\nyes\n"
+    assert deliver(db, bare) == b"muted"
+    empty = b"From: b@example.com\nSubject: Re:\nMessage-ID: <ne@x>\nIn-Reply-To: <a@x>\n\nyes\n"
+    assert deliver(db, empty) is None  # an empty subject is the empty topic: a new one
