@@ -365,9 +365,14 @@ def add(
                 facts, list_name, subject, lifetime, window=window, follow_forks=follow
             )
     if added.thread is None:
+        why = (
+            "without a Message-ID of its own to follow"
+            if facts.own is None
+            else f"whose Message-ID <{printable(facts.own)}> a thread holds already"
+        )
         raise Failure(
-            f"a reply to thread {added.fork_of} under a new subject, without a Message-ID of"
-            " its own to follow: nothing recorded (the thread keeps its list)"
+            f"a reply to thread {added.fork_of} under a new subject, {why}:"
+            " nothing recorded (the thread keeps its list)"
         )
     merged = f", merged {added.merged} other thread(s)" if added.merged else ""
     if added.fork_of is not None:

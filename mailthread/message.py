@@ -839,13 +839,15 @@ def field_name(line: str) -> str:
 # Reply prefixes, as mail clients write them in many languages (compared case-folded, after
 # a counter such as "Re[2]" or "Re^2" is dropped). Forward prefixes (Fwd:, WG:, TR:) are not
 # here: a forwarded message starts a conversation of its own.
-# Reply prefixes, casefolded, as mailers localise "Re:": German AW, Scandinavian SV, Finnish
-# VS, Dutch Antw, French Réf, Polish Odp, Italian R and RIF, Portuguese RES, Turkish Ynt,
-# Greek ΑΠ and ΣΧΕΤ, Ukrainian Відп, Chinese Outlook's 回复, 答复 and 回覆 (also before a
-# full-width colon).
+# Reply prefixes, casefolded, as mailers localise "Re:": German AW and Antwort (Lotus
+# Notes), Scandinavian SV, Finnish VS, Dutch Antw, French Réf, Polish Odp, Italian R and
+# RIF, Portuguese RES, Turkish Ynt, Greek ΑΠ and ΣΧΕΤ, Ukrainian Відп, Russian Ответ,
+# Croatian Odg, Latvian Atb, Lithuanian Ats, Vietnamese TL and Vá, Arabic رد, Hebrew השב,
+# Korean 회신, Chinese Outlook's 回复, 答复, 回覆 and 答覆 (also before a full-width colon).
 REPLY_PREFIXES = frozenset(
-    ["re", "aw", "sv", "vs", "antw", "réf", "ref", "odp", "rif", "ynt", "r", "res", "απ"]
-    + ["σχετ", "відп", "回复", "答复", "回覆"]
+    ["re", "aw", "antwort", "sv", "vs", "antw", "réf", "ref", "odp", "rif", "ynt", "r", "res"]
+    + ["απ", "σχετ", "відп", "ответ", "odg", "atb", "ats", "tl", "vá", "رد", "השב", "회신"]
+    + ["回复", "答复", "回覆", "答覆"]
 )
 _MONTHS = {
     name: n
@@ -1010,7 +1012,7 @@ def normalise_subject(text: str) -> tuple[str, bool]:
         word = text[pos:colon].rstrip() if colon > 0 else ""
         for counter in "[^(":
             word = word.split(counter, 1)[0]
-        if word.casefold() not in REPLY_PREFIXES:
+        if word.rstrip().casefold() not in REPLY_PREFIXES:  # "Re [2]:" too
             break
         reply = True
         pos = _run_end(text, colon + 1)
@@ -1021,7 +1023,7 @@ def normalise_subject(text: str) -> tuple[str, bool]:
 # dash or colon, or before a leading colon -- "Printer on fire (solved!)", "... -- fixed",
 # "SOLVED: Printer on fire" are "Printer on fire".
 _STATUS_WORDS = frozenset(["solved", "resolved", "fixed", "closed", "done", "answered"])
-_DASHES = "-:\u2013\u2014"  # hyphen, colon, en and em dash
+_DASHES = "-:\u2013\u2014\uff1a"  # hyphen, colon, en and em dash, full-width colon
 
 
 def subject_topic(normalised: str) -> str:
@@ -1038,68 +1040,58 @@ def subject_topic(normalised: str) -> str:
         import unicodedata  # only for the rare subject written decomposed (macOS, NFD)
 
         text = unicodedata.normalize("NFC", text)
-    for opener, closer in ("()", "[]"):
-        for was in _groups_to_end(text, opener, closer):
-            if text.startswith(opener + "was", was) and text[was + 4 : was + 5] in (
-                ":",
-                " ",
-                closer,
-                "",
-            ):
-                text = text[:was]
-                break
     words = _words(text)
+    opened: dict[int, int] = {}  # where each closing bracket's group opens
+    stack: list[int] = []
+    for pos, word in enumerate(words):
+        if word in "([":
+            stack.append(pos)
+        elif word in ")]" and stack:
+            opened[pos] = stack.pop()
     end = len(words)
-    while True:  # trailing "[tags]", "(solved)", "- fixed"; never the whole subject
-        if end >= 3 and words[end - 1] == "]":
-            opening = end - 2
-            while opening > 0 and words[opening] != "[":
-                opening -= 1
-            if opening <= 0:
-                break
+    for opening in stack:  # a "(was: ..." cut off before it closes
+        if 0 < opening < end - 1 and words[opening + 1] == "was":
             end = opening
+            break
+    while True:  # from the end: "(was: ...)", "[tags]", "(solved)", "- fixed", in any order
+        was = opened.get(end - 1, 0)
+        if was > 0 and words[was + 1] == "was":
+            end = was
+        elif end >= 4 and words[end - 1] == "]" and words[end - 3] == "[":
+            end -= 3  # a one-word tag: "[solved]", "[ot]" ("[not solved]" is words)
         elif end >= 4 and words[end - 3 : end] in (["(", w, ")"] for w in _STATUS_WORDS):
             end -= 3
-        elif end >= 3 and words[end - 1] in _STATUS_WORDS and words[end - 2] == "-":
+        elif end >= 3 and words[end - 1] in _STATUS_WORDS and words[end - 2] in "-:":
             end -= 2
         else:
             break
-    start = 2 if end >= 3 and words[0] in _STATUS_WORDS and words[1] == "-" else 0
-    return " ".join(word for word in words[start:end] if word not in "()[]-")
+    start = 2 if end >= 3 and words[0] in _STATUS_WORDS and words[1] == ":" else 0
+    return " ".join(word for word in words[start:end] if word not in "()[]-:")
 
 
 def _words(text: str) -> list[str]:
-    """The words of a subject, and its brackets and dashes (one "-" for any dash or colon)
-    as words of their own; other punctuation and symbols are blanks."""
+    """The words of a subject, and its brackets (full-width ones too), dashes (one "-" for
+    any) and colons as words of their own; other punctuation and symbols are blanks, and
+    variation selectors (an emoji's U+FE0F) nothing."""
     out = []
     for c in text:
-        if c.isalnum() or (c >= "\u0300" and _mark(c)):
+        if c.isalnum():
             out.append(c)
-        elif c in "()[]":
-            out.append(f" {c} ")
+        elif c in _BRACKETS:
+            out.append(f" {_BRACKETS[c]} ")
         elif c in _DASHES:
-            out.append(" - ")
+            out.append(" : " if c in ":\uff1a" else " - ")
+        elif "\ufe00" <= c <= "\ufe0f":
+            continue
+        elif c >= "\u0300" and _mark(c):
+            out.append(c)
         else:
             out.append(" ")
     return "".join(out).split()
 
 
-def _groups_to_end(text: str, opener: str, closer: str) -> list[int]:
-    """Where the groups that run to the end of ``text`` open: the outermost group closed by
-    its last character (blanks aside), and every group never closed. One pass."""
-    stack: list[int] = []
-    last = None  # (opening, closing) of the last outermost group closed
-    for pos, c in enumerate(text):
-        if c == opener:
-            stack.append(pos)
-        elif c == closer and stack:
-            opening = stack.pop()
-            if not stack:
-                last = (opening, pos)
-    found = list(stack)
-    if last is not None and not text[last[1] + 1 :].strip():
-        found.append(last[0])
-    return sorted(found)
+_BRACKETS = {"(": "(", ")": ")", "[": "[", "]": "]", "\uff08": "(", "\uff09": ")"}
+_BRACKETS |= {"\uff3b": "[", "\uff3d": "]"}
 
 
 # Code points of letters written decomposed, which NFC composes: the combining
@@ -1140,11 +1132,15 @@ def is_digest_subject(normalised: str) -> bool:
     - ezmlm: "NAME Digest 12 Jan 2002 10:00:00 -0000 Issue 123";
     - LISTSERV: "NAME Digest - 1 Jan 2002 to 2 Jan 2002 (#2002-1)";
     - Yahoo Groups: "[NAME] Digest Number 1234"; groups.io: "[NAME] Digest #123";
-    - Google Groups: "Digest for NAME@googlegroups.com - 3 updates in 2 topics".
+    - Google Groups: "Digest for NAME@googlegroups.com - 3 updates in 2 topics", and
+      "Abridged summary of NAME@googlegroups.com - 3 updates in 2 topics".
 
     "[PATCH] crypto: fix digest issue with short keys", "md5 digest number mismatch" and
     GitHub's "[org/repo] Pin image digest (#1234)" are none. Time linear in its length."""
     words = normalised.replace(",", " ").split()
+    if words[:3] == ["abridged", "summary", "of"] and len(words) >= 8 and "@" in words[3]:
+        if words[-1] in ("topic", "topics") and _digits(words[-2]):
+            return True  # Google Groups' abridged digest
     for i, word in enumerate(words):
         if word != "digest" and not word.endswith("-digest"):
             continue
@@ -1154,15 +1150,16 @@ def is_digest_subject(normalised: str) -> bool:
         if len(rest) == 4 and rest[0] in ("vol", "vol.", "volume") and rest[2] == "issue":
             if _digits(rest[1]) and _digits(rest[3]):
                 return True  # Mailman
-        if len(rest) == 2 and rest[0][:1] == "v" and _digits(rest[0][1:]):
+        if len(rest) == 2 and rest[0][:1] == "v" and _digits(rest[0][1:]) and i <= 1:
             if rest[1][:1] == "#" and _digits(rest[1][1:]):
-                return True  # Majordomo
+                return True  # Majordomo: the list's name, then this
         if 5 <= len(rest) <= 8 and _digits(rest[0]) and rest[1][:3] in _MONTH_NAMES:
             if _digits(rest[2]) and rest[-2] == "issue" and _digits(rest[-1]):
                 return True  # ezmlm
-        if 4 <= len(rest) <= 14 and rest[0] == "-" and rest[-1][:2] == "(#":
+        if 8 <= len(rest) <= 14 and rest[0] == "-" and rest[-1][:2] == "(#":
             if rest[-1][-1:] == ")" and _digits(rest[-1][2:-1].replace("-", "")):
-                return True  # LISTSERV
+                if _digits(rest[1]) and rest[2][:3] in _MONTH_NAMES and rest[4] == "to":
+                    return True  # LISTSERV: "- 1 Jan 2002 to 2 Jan 2002 (#2002-1)"
         if i == 0 and len(rest) == 2 and rest[0] == "number" and _digits(rest[1]):
             return True  # Yahoo Groups
         if i == 0 and len(rest) == 1 and rest[0][:1] == "#" and _digits(rest[0][1:]):

@@ -121,7 +121,9 @@ class StoreError(Exception):
 # ids to the thread), "thread-index" (Outlook's conversation key does) or "subject"; or
 # "fork": one of the first three links it, but under a new subject (``Store.decide``), and
 # forks of that thread are not followed -- it belongs to no thread.
-Hit = namedtuple("Hit", "msgid thread list rule")
+# followed: a fork that matched only because its thread is on FOLLOWED_LIST; matching it
+# teaches that thread nothing (its id stays free for a thread of its own: ``add``).
+Hit = namedtuple("Hit", "msgid thread list rule followed", defaults=(False,))
 # How long after a thread's last message a reply that only its subject links still counts.
 SUBJECT_WINDOW = 30 * 86400
 # Forks of threads on this list are followed unless ``follow_forks`` says otherwise: a
@@ -514,10 +516,12 @@ class Store:
         # One read transaction: a delivery that renumbers a conversation meanwhile cannot
         # show one statement the old numbers and the next the new ones.
         with self._errors(), self._snapshot():
-            # 1. id: the nearest id a thread holds.
-            hit = self.find(facts.ids)
-            if hit is not None:
-                return self._fork(facts, hit, follow_forks)
+            # 1. id: the nearest id a thread holds -- of a thread it is no fork of, if one
+            # of its ids is in such a thread (muting a fork too must not unmute the replies
+            # that go back to the old subject).
+            hits = self._holders(facts.ids)
+            if hits:
+                return self._first_not_forked(facts, hits, follow_forks)
             # 2. index, 3. thread-index: the conversations its keys are in. Recording the
             # message joins them, so the key's conversation counts as well -- after the
             # conversations of its ids.
@@ -525,21 +529,51 @@ class Store:
             convs = self._convs(keys + _bound(facts, keys))
             if convs:
                 by_ids = {conv for key, conv in convs.items() if "thread-index:" not in key}
-                row = self._thread_of_convs(convs.values(), by_ids)
-                if row is not None:
-                    msgid, thread, list_name, conv = row
-                    rule = "index" if conv in by_ids else "thread-index"
-                    return self._fork(facts, Hit(msgid, thread, list_name, rule), follow_forks)
+                rows = self._threads_of_convs(convs.values(), by_ids)
+                if rows:
+                    hits = [
+                        Hit(msgid, thread, list_name, "index" if conv in by_ids else "thread-index")
+                        for msgid, thread, list_name, conv in rows
+                    ]
+                    return self._first_not_forked(facts, hits, follow_forks)
             # 4. subject: only for a reply that nothing above links (see _subject_conv).
             if window is None:
                 return None
             conv = self._subject_conv(facts, window)
-            row = None if conv is None else self._thread_of_convs([conv])
-            if row is None:
+            rows = [] if conv is None else self._threads_of_convs([conv])
+            if not rows:
                 return None
             # The conversation may be another topic's thread, holding the one this subject
             # names as a fork of it.
-            return self._fork(facts, Hit(row[0], row[1], row[2], "subject"), follow_forks)
+            hits = [Hit(row[0], row[1], row[2], "subject") for row in rows]
+            return self._first_not_forked(facts, hits, follow_forks)
+
+    def _first_not_forked(self, facts, hits: list[Hit], follow_forks: bool) -> Hit:
+        """The first of ``hits`` (in order of preference) that the message is no fork of;
+        else the first, as a fork (``_fork``)."""
+        decided = [self._fork(facts, hit, follow_forks) for hit in hits]
+        return next((hit for hit in decided if hit.rule != "fork"), decided[0])
+
+    def _holders(self, ids: list[str]) -> list[Hit]:
+        """For each live thread holding one of ``ids``, the nearest id it holds: nearest
+        first (``find`` for all of them)."""
+        found: dict[str, tuple] = {}
+        with self._errors():
+            for chunk in _chunks(ids):
+                for row in self.conn.execute(
+                    "SELECT ids.msgid, threads.id, threads.list FROM ids"
+                    " JOIN threads ON threads.id = ids.thread"
+                    f" WHERE ids.msgid IN ({_marks(len(chunk))}) AND NOT {_LAPSED}",
+                    chunk,
+                ):
+                    found[row[0]] = row
+        hits, seen = [], set()
+        for msgid in ids:
+            row = found.get(msgid)
+            if row is not None and row[1] not in seen:
+                seen.add(row[1])
+                hits.append(Hit(*row, "id"))
+        return hits
 
     def _fork(self, facts, hit: Hit, follow_forks: bool) -> Hit:
         """``hit``, with rule "fork" when the message is a fork of its thread that is not
@@ -568,8 +602,10 @@ class Store:
             # nothing: a stranger's "[PATCH 1/2] <your topic>" naming one of your messages
             # would otherwise make your conversation a topic of the muted series.
             return hit
-        if follow_forks or hit.list == FOLLOWED_LIST:
-            return hit  # followed, but it teaches the thread no topic
+        if follow_forks:
+            return hit
+        if hit.list == FOLLOWED_LIST:
+            return hit._replace(followed=True)  # marked, but it joins no thread
         return hit._replace(rule="fork")
 
     def without_digests(self, facts):
@@ -606,20 +642,25 @@ class Store:
             )
         return found
 
-    def _thread_of_convs(self, convs, first=()):
-        """(msgid, thread, list, conv) of the newest live whole thread holding an id of one
-        of ``convs`` (of one of ``first``, if one such thread exists), or None. Sub-threads are
-        never found here: a sibling of a sub-thread's message is in its conversation too."""
+    def _threads_of_convs(self, convs, first=(), limit: int = 8) -> list[tuple]:
+        """(msgid, thread, list, conv) of the live whole threads holding an id of one of
+        ``convs``, newest first (those holding one of ``first`` before the rest), at most
+        ``limit``. Sub-threads are never found here: a sibling of a sub-thread's message is
+        in its conversation too."""
         convs = sorted(set(convs))
         first = sorted(set(first))
-        preferred = f"seen.conv IN ({_marks(len(first))}) DESC, " if first else ""
-        return self.conn.execute(
-            "SELECT ids.msgid, threads.id, threads.list, seen.conv FROM seen"
-            " JOIN ids ON ids.msgid = seen.msgid JOIN threads ON threads.id = ids.thread"
+        preferred = f"seen.conv IN ({_marks(len(first))})" if first else "0"
+        # One row per thread; SQLite takes the bare columns from the row of max().
+        rows = self.conn.execute(
+            f"SELECT ids.msgid, threads.id, threads.list, seen.conv, max({preferred}) AS pref"
+            " FROM seen JOIN ids ON ids.msgid = seen.msgid"
+            " JOIN threads ON threads.id = ids.thread"
             f" WHERE seen.conv IN ({_marks(len(convs))}) AND threads.subthread = 0"
-            f" AND NOT {_LAPSED} ORDER BY {preferred}threads.id DESC LIMIT 1",
-            [*convs, *first],
-        ).fetchone()
+            f" AND NOT {_LAPSED} GROUP BY threads.id ORDER BY pref DESC, threads.id DESC"
+            " LIMIT ?",
+            [*first, *convs, limit],
+        ).fetchall()
+        return [row[:4] for row in rows]
 
     def _subject_conv(self, facts, window: int) -> int | None:
         """For a reply that nothing else links: the one conversation with a message of the
@@ -689,7 +730,7 @@ class Store:
         with self._errors(), self._transaction():
             learnable = self._observe(facts, hit, to_me, window)
             if hit is not None:
-                self._learn(hit, facts.own if learnable else None)
+                self._learn(hit, facts.own if learnable and not hit.followed else None)
 
     def _observe(
         self,
@@ -894,7 +935,10 @@ class Store:
         the thread that followed it, if one did) and those of its conversation's messages
         under its subject that no thread holds. Pressing W on a fork of a muted thread
         watches the fork, and leaves the thread muted. A fork with no Message-ID of its
-        own records nothing: the Added has thread None."""
+        own, or whose Message-ID a thread already holds (another message claiming it),
+        records nothing: the Added has thread None. The ids of the message and of its
+        conversation that the index knows under another subject are not recorded either:
+        they are other topics' (``_same_subject``)."""
         with self._errors(), self._transaction():
             self._observe(facts, None, to_me, window)
             other = set() if follow_forks else self._other_topics(facts)
@@ -902,16 +946,34 @@ class Store:
                 hit = self.find(facts.ids)
                 if hit is not None and hit.thread in other:
                     return self._record_fork(facts, hit.thread, list_name, subject, lifetime)
-            added = self._record(
-                facts.ids, list_name, subject, lifetime, topics_of(facts), keep=other
-            )
+            ids, members = facts.ids, self._members(facts)
+            if not follow_forks:
+                ids, members = self._same_subject(facts, ids), self._same_subject(facts, members)
+            added = self._record(ids, list_name, subject, lifetime, topics_of(facts), keep=other)
             before = self.conn.total_changes
             self.conn.executemany(
                 "INSERT OR IGNORE INTO ids (msgid, thread) VALUES (?, ?)",
-                ((msgid, added.thread) for msgid in self._members(facts)),
+                ((msgid, added.thread) for msgid in members),
             )
             more = self.conn.total_changes - before
         return added._replace(new_ids=added.new_ids + more, changed=added.changed or more > 0)
+
+    def _same_subject(self, facts, ids: list[str]) -> list[str]:
+        """``ids`` without those the index knows as messages under another normalised
+        subject than the message's (``message.Facts``); its own id stays. Ids only named
+        as parents, whose subject nobody knows, stay."""
+        mine = facts.subject or 0  # what _observe keeps for a message without a subject
+        other: set[str] = set()
+        for chunk in _chunks(ids):
+            other.update(
+                msgid
+                for (msgid,) in self.conn.execute(
+                    f"SELECT msgid FROM seen WHERE msgid IN ({_marks(len(chunk))})"
+                    " AND subject IS NOT NULL AND subject != ?",
+                    [*chunk, mine],
+                )
+            )
+        return [msgid for msgid in ids if msgid == facts.own or msgid not in other]
 
     def _other_topics(self, facts) -> set[int]:
         """The threads holding one of a message's ids (``message.Facts``) that it is a fork
@@ -934,9 +996,12 @@ class Store:
 
     def _record_fork(self, facts, fork_of: int, list_name, subject, lifetime) -> Added:
         """A fork of thread ``fork_of`` as a thread of its own (``add_message``)."""
-        if facts.own is None:
-            return Added(None, list_name, 0, 0, False, False, fork_of)
         conn = self.conn
+        if (
+            facts.own is None
+            or conn.execute("SELECT 1 FROM ids WHERE msgid = ?", (facts.own,)).fetchone()
+        ):
+            return Added(None, list_name, 0, 0, False, False, fork_of)
         ids = [facts.own]
         if facts.subject is not None:
             # Its conversation's messages under its subject, unless a thread holds them:
@@ -957,8 +1022,7 @@ class Store:
         target = self._new_thread(list_name, subject, lifetime, topics=topics_of(facts))
         before = conn.total_changes
         conn.executemany(
-            "INSERT INTO ids (msgid, thread) VALUES (?, ?)"
-            " ON CONFLICT (msgid) DO UPDATE SET thread = excluded.thread",
+            "INSERT OR IGNORE INTO ids (msgid, thread) VALUES (?, ?)",
             ((msgid, target) for msgid in dict.fromkeys(ids)),
         )
         return Added(target, list_name, conn.total_changes - before, 0, True, True, fork_of)

@@ -83,6 +83,7 @@ def test_an_import_does_not_join_conversations_through_a_digest(db, tmp_path):
         "[linux-users] Digest #123",  # groups.io
         "Digest for linux-users@googlegroups.com - 3 updates in 2 topics",  # Google Groups
         "linux-users Digest Volume 1, Issue 1",  # Mailman at mailmanlists.net
+        "Abridged summary of linux-users@googlegroups.com - 3 updates in 2 topics",
         "LINUX-L Digest - 1 Jan 2010 to 2 Jan 2010 - Special issue (#2010-23)",  # LISTSERV
     ],
 )
@@ -113,6 +114,9 @@ def test_digest_subjects_of_the_list_managers(subject):
         "x digest 1 2 issue 3",
         "message digest number 5",
         "Digest for review - update the topics",
+        # Third review: GitHub pull requests that say "digest", a Majordomo near miss.
+        "[acme/api] Use image digest - not tags - in deploy manifests (#88)",
+        "crypto: sha256 digest v2 #3",
     ],
 )
 def test_subjects_that_only_mention_a_digest(subject):

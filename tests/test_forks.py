@@ -451,3 +451,92 @@ def test_a_reply_without_a_subject_field_says_nothing_of_its_topic(db):
     assert deliver(db, bare) == b"muted"
     empty = b"From: b@example.com\nSubject: Re:\nMessage-ID: <ne@x>\nIn-Reply-To: <a@x>\n\nyes\n"
     assert deliver(db, empty) is None  # an empty subject is the empty topic: a new one
+
+
+# Third review of issue 13.
+
+
+def test_muting_a_fork_too_does_not_unmute_replies_that_go_back_to_the_old_subject(db):
+    muted_thread(db)
+    fork = reply_to("a@x", "o1@x", "Offtopic rant")
+    deliver(db, fork)
+    mute(db, fork)
+    back = mail(
+        "r1@x", "Re: ILUG newsgroups?", 3, in_reply_to="o1@x", references=["root@x", "a@x", "o1@x"]
+    )
+    assert deliver(db, back) == b"muted"
+    assert rule(db, back) == "id"
+
+
+def test_muting_a_renamed_message_leaves_the_old_branch_free_to_mute_whole(db):
+    muted_thread(db)  # ROOT and REPLY under "ILUG newsgroups?", muted as thread 1
+    run(["remove", "--thread", "1"], db=db)
+    renamed = reply_to("a@x", "n1@x", "New coffee supplier (was: ILUG newsgroups?)")
+    deliver(db, renamed)
+    mute(db, renamed)  # the new topic: the old branch's messages are not its ids
+    old = reply_to("a@x", "b4@x", "Re: ILUG newsgroups?", 3)
+    assert deliver(db, old) is None
+    added = mute(db, old)
+    assert "new id(s)" in added and "1 new id(s)" not in added, added
+    assert deliver(db, reply_to("root@x", "b5@x", "Re: ILUG newsgroups?", 4)) == b"muted"
+
+
+def test_muting_a_fork_of_a_watched_thread_takes_the_replies_it_already_had(db):
+    deliver(db, ROOT)
+    run(["add", "watched"], ROOT, db=db)
+    f1 = reply_to("root@x", "f1@x", "Logo colours (was: ILUG newsgroups?)")
+    f2 = mail("f2@x", "Re: Logo colours", 2, in_reply_to="f1@x", references=["root@x", "f1@x"])
+    for raw in (f1, f2):
+        assert deliver(db, raw) == b"watched"  # a watched thread follows its forks
+    mute(db, f1)
+    f3 = mail("f3@x", "Re: Logo colours", 3, in_reply_to="f2@x", references=["f2@x"])
+    assert deliver(db, f3) == b"muted"
+    assert deliver(db, reply_to("root@x", "w2@x", "Re: ILUG newsgroups?", 3)) == b"watched"
+
+
+def test_a_stranger_s_message_under_a_held_id_is_not_recorded_as_a_fork(db):
+    deliver(db, ROOT)
+    run(["add", "watched"], ROOT, db=db)
+    claim = mail("root@x", "Cheap watches", 1)  # a stranger's message with root's id
+    deliver(db, claim)
+    result = run(["add", "muted"], claim, db=db)
+    assert result.returncode == 1 and b"a thread holds already" in result.stderr
+    assert deliver(db, reply_to("root@x", "w@x", "Re: ILUG newsgroups?", 2)) == b"watched"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Antwort: ILUG newsgroups?",
+        "\ud68c\uc2e0: ILUG newsgroups?",
+        "\u7b54\u8986: ILUG newsgroups?",
+        "Re [2]: ILUG newsgroups?",
+        "Re: ILUG newsgroups? (was: Linux) [SOLVED]",
+        "Re: ILUG newsgroups? (was: Linux) - fixed",
+        "Re: ILUG newsgroups? \uff08was: Linux\uff09",
+    ],
+)
+def test_more_faithful_replies_are_no_fork(db, subject):
+    muted_thread(db)
+    encoded = "=?utf-8?b?" + __import__("base64").b64encode(subject.encode()).decode() + "?="
+    assert deliver(db, reply_to("a@x", "c@x", encoded)) == b"muted"
+
+
+def test_an_emoji_variation_selector_is_no_new_topic(db):
+    import base64
+
+    def encoded(text):
+        return "=?utf-8?b?" + base64.b64encode(text.encode()).decode() + "?="
+
+    root = mail("e@x", encoded("Love it \u2764\ufe0f"), 0)
+    deliver(db, root)
+    mute(db, root)
+    assert deliver(db, reply_to("e@x", "e2@x", encoded("Re: Love it \u2764"))) == b"muted"
+
+
+@pytest.mark.parametrize(
+    "subject", ["Re: ILUG newsgroups? [not solved]", "Re: ILUG newsgroups? [moved to ot]"]
+)
+def test_a_trailing_bracket_of_several_words_is_words(db, subject):
+    muted_thread(db)
+    assert deliver(db, reply_to("a@x", "c@x", subject)) is None
