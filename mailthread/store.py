@@ -481,8 +481,8 @@ class Store:
     ) -> Hit | None:
         """The one thread a message (``message.Facts``) belongs to, on whatever list, or
         None; ``Hit.rule`` names the rule that decided. The rules, strongest first: the
-        first that finds a live thread decides, and no weaker rule, nor a farther id, is
-        tried after it.
+        first that finds a live thread (that the message is no fork of: see below)
+        decides, and no weaker rule, nor a farther id, is tried after it.
 
         1. ``id``: the nearest of its ids (``facts.ids``: Message-ID, In-Reply-To, then
            References last to first) that a thread holds. The only rule that finds a
@@ -499,10 +499,12 @@ class Store:
            parents in another conversation (rule 2 linked it there, thread or none), and
            when two conversations fit.
 
-        A fork -- a message that rule 1, 2 or 3 links, whose subject is on none of the
-        thread's topics (``_fork``) -- starts a new conversation, as in Gmail: its Hit has
-        rule "fork", and no weaker rule is tried. Unless ``follow_forks`` (mutt's thread
-        view), or the thread is on the list "watched".
+        A fork -- a message that a rule links to a thread whose topics its subject's is
+        none of (``_fork``) -- starts a new conversation, as in Gmail. Each rule tries its
+        threads in order (nearest id, newest thread) for one the message is no fork of, and
+        the first such thread, by any rule, decides; when there is none, the first thread
+        found decides as a fork: its Hit has rule "fork". Unless ``follow_forks`` (mutt's
+        thread view), or the thread is on the list "watched".
 
         A list digest (``message.is_digest_subject``, or Content-Type multipart/digest)
         belongs to no thread; pass a reply through ``without_digests`` first, so that it
@@ -516,12 +518,19 @@ class Store:
         # One read transaction: a delivery that renumbers a conversation meanwhile cannot
         # show one statement the old numbers and the next the new ones.
         with self._errors(), self._snapshot():
-            # 1. id: the nearest id a thread holds -- of a thread it is no fork of, if one
-            # of its ids is in such a thread (muting a fork too must not unmute the replies
-            # that go back to the old subject).
+            # Each rule tries its threads in order, and the first one the message is no
+            # fork of decides; a fork is the answer only when no rule finds a thread of
+            # its topic (muting a fork too must not unmute the replies that go back to the
+            # old subject; muting a fork must catch its replies that name only ids of the
+            # thread it forked).
+            fork = None
+            # 1. id: the nearest id a thread holds.
             hits = self._holders(facts.ids)
             if hits:
-                return self._first_not_forked(facts, hits, follow_forks)
+                hit = self._first_not_forked(facts, hits, follow_forks)
+                if hit.rule != "fork":
+                    return hit
+                fork = hit
             # 2. index, 3. thread-index: the conversations its keys are in. Recording the
             # message joins them, so the key's conversation counts as well -- after the
             # conversations of its ids.
@@ -535,18 +544,22 @@ class Store:
                         Hit(msgid, thread, list_name, "index" if conv in by_ids else "thread-index")
                         for msgid, thread, list_name, conv in rows
                     ]
-                    return self._first_not_forked(facts, hits, follow_forks)
+                    hit = self._first_not_forked(facts, hits, follow_forks)
+                    if hit.rule != "fork":
+                        return hit
+                    fork = fork or hit
             # 4. subject: only for a reply that nothing above links (see _subject_conv).
             if window is None:
-                return None
+                return fork
             conv = self._subject_conv(facts, window)
             rows = [] if conv is None else self._threads_of_convs([conv])
             if not rows:
-                return None
+                return fork
             # The conversation may be another topic's thread, holding the one this subject
             # names as a fork of it.
             hits = [Hit(row[0], row[1], row[2], "subject") for row in rows]
-            return self._first_not_forked(facts, hits, follow_forks)
+            hit = self._first_not_forked(facts, hits, follow_forks)
+            return hit if hit.rule != "fork" else fork or hit
 
     def _first_not_forked(self, facts, hits: list[Hit], follow_forks: bool) -> Hit:
         """The first of ``hits`` (in order of preference) that the message is no fork of;

@@ -540,3 +540,19 @@ def test_an_emoji_variation_selector_is_no_new_topic(db):
 def test_a_trailing_bracket_of_several_words_is_words(db, subject):
     muted_thread(db)
     assert deliver(db, reply_to("a@x", "c@x", subject)) is None
+
+
+def test_a_muted_fork_catches_replies_that_name_only_ids_of_the_thread_it_forked(db):
+    # usrp-users, 2020: the muted message was itself a fork of a muted thread; a reply to
+    # it whose References hold the older thread's ids, and its parent only as a message
+    # the index knows, is the fork's topic: muted, by the fork's thread.
+    muted_thread(db)
+    fork = reply_to("a@x", "f@x", "Printer on fire")
+    deliver(db, fork)
+    mute(db, fork)
+    sibling = mail("s@x", "Re: Printer on fire", 2, in_reply_to="f@x", references=["a@x", "f@x"])
+    deliver(db, sibling)  # muted: by the fork's thread
+    # Its parent p@x never arrived: only a@x, of the thread it forked, is a held id.
+    late = mail("l@x", "Re: Printer on fire", 3, in_reply_to="p@x", references=["a@x", "p@x"])
+    assert rule(db, late) == "index"
+    assert deliver(db, late) == b"muted"
