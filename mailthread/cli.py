@@ -387,15 +387,18 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
     from mailthread.importer import Conversations, SourceError, mailbox_messages, refs_file_lines
 
     conversations = Conversations()
-    read = []
+    read, stray, stray_count = [], [], 0
     try:
         for path in refs_files:
-            lines = refs_file_lines(path)
+            lines, skipped = refs_file_lines(path)
             for ids in lines:
-                ids = [msgid for msgid in ids if is_msgid(msgid)]  # <yes> ties nothing
-                if ids:
-                    conversations.add(ids)
-            read.append(f"{len(lines)} lines")
+                conversations.add(ids)
+            read.append(plural(len(lines) + len(skipped), "line"))
+            if skipped:
+                numbers = ", ".join(map(str, skipped[:10])) + (", ..." if skipped[10:] else "")
+                where = "line" if len(skipped) == 1 else "lines"
+                stray.append(f"{printable(path)} {where} {numbers}: no message id")
+                stray_count += len(skipped)
         count = 0
         for path in mailboxes:
             total, messages = mailbox_messages(path)
@@ -409,8 +412,7 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
                     conversations.add_message(raw)
             count += total
         if mailboxes:
-            boxes = "mailbox" if len(mailboxes) == 1 else "mailboxes"
-            read.append(f"{count} messages from {len(mailboxes)} {boxes}")
+            read.append(f"{plural(count, 'message')} from {plural(len(mailboxes), 'mailbox')}")
     except SourceError as e:
         raise Failure(str(e)) from None
     threads = conversations.threads()
@@ -420,13 +422,22 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
     added = sum(r.created for r in results)
     merged = sum(r.changed and not r.created for r in results)  # or extended, or moved
     reasons = sorted(conversations.skipped.items())
-    skipped = sum(n for _, n in reasons)
-    why = f" ({', '.join(f'{n} {reason}' for reason, n in reasons)})" if skipped else ""
+    skipped = sum(n for _, n in reasons) + stray_count
+    why = [f"{n} {reason}" for reason, n in reasons] + stray
     say(
-        f"read {' and '.join(read)}: {added} threads added, {merged} merged,"
+        f"read {' and '.join(read)}: {plural(added, 'thread')} added, {merged} merged,"
         f" {len(results) - added - merged} already stored"
-        + (f", {skipped} skipped{why}" if mailboxes else "")
+        + (f", {skipped} skipped" if skipped or mailboxes else "")
+        + (f" ({'; '.join(why)})" if why else "")
     )
+
+
+def plural(count: int, word: str) -> str:
+    """``count`` and ``word``, in the plural unless it is 1: "1 thread", "2 threads",
+    "2 mailboxes"."""
+    if count == 1:
+        return f"1 {word}"
+    return f"{count} {word}es" if word.endswith(("s", "x", "ch", "sh")) else f"{count} {word}s"
 
 
 def read_stdin() -> bytes:
@@ -620,7 +631,10 @@ def explain(
         )
         position = facts.ids.index(hit.msgid)
         nearer = (
-            f", nearest of its ids recorded ({position} nearer ones are not)" if position else ""
+            f", nearest of its ids recorded ({position} nearer"
+            f" {'one is' if position == 1 else 'ones are'} not)"
+            if position
+            else ""
         )
         why = f"{field}{nearer}"
     say(describe(thread))

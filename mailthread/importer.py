@@ -10,9 +10,9 @@ import mailbox
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
-from mailthread.message import Header, parse_ids
+from mailthread.message import Header, is_msgid, parse_ids
 from mailthread.store import topics_of
 
 
@@ -298,15 +298,18 @@ class Conversations:
         return [self._topics[root] for root in self._members]
 
 
-def refs_file_lines(path: str) -> Iterable[list[str]]:
-    """The ids of each line of an old refs file (`<id> <id> ` per thread). Blank lines are
-    skipped; a line with text but no ``<id>`` is a SourceError naming it."""
+def refs_file_lines(path: str) -> tuple[list[list[str]], list[int]]:
+    """(the ids of each line of an old refs file (`<id> <id> ` per thread), the numbers of
+    the lines skipped): blank lines are passed over, and a line with no message id
+    (``is_msgid``: a `# comment`, bare words, `<yes>`) is skipped and its number kept, so
+    that one stray line costs that line, not the import. SourceError when the file cannot
+    be read."""
     try:
         with _open_regular(path) as f:
             data = f.read()
     except OSError as e:
         raise SourceError(f"cannot read {path}: {e.strerror}") from None
-    lines = []
+    lines, skipped = [], []
     for number, line in enumerate(data.splitlines(), 1):
         if not line.strip():
             continue
@@ -314,8 +317,10 @@ def refs_file_lines(path: str) -> Iterable[list[str]]:
         if all(len(t) > 2 and t[0] == 60 and t[-1] == 62 for t in tokens):  # all "<id>"
             ids = [token[1:-1].decode("latin-1") for token in tokens]
         else:
-            ids = parse_ids(line, bare=False)
-        if not ids or b"<" not in line:
-            raise SourceError(f"{path}, line {number}: no <message-id> in {line[:60]!r}")
-        lines.append(ids)
-    return lines
+            ids = parse_ids(line, bare=False) if b"<" in line else []
+        ids = [msgid for msgid in ids if is_msgid(msgid)]  # <yes> ties nothing
+        if ids:
+            lines.append(ids)
+        else:
+            skipped.append(number)
+    return lines, skipped

@@ -19,7 +19,7 @@ from conftest import FIXTURES, message, run
 
 FIELD = FIXTURES / "field"
 SUMMARY = re.compile(
-    rb"^read (\d+) messages from (\d+) mailbox(?:es)?: (\d+) threads added, (\d+) merged,"
+    rb"^read (\d+) messages? from (\d+) mailbox(?:es)?: (\d+) threads? added, (\d+) merged,"
     rb" (\d+) already stored, (\d+) skipped"
 )
 POSTMARK = b"From a@example.com Mon Jan  1 10:00:00 2024\n"
