@@ -328,7 +328,7 @@ def add(
     if mailboxes or refs_files:
         import_threads(settings, list_name, lifetime, mailboxes, refs_files)
         return
-    raw = read_stdin()
+    raw = read_stdin((list_name,))
     if not raw.strip():
         raise Failure("no message on stdin")
     # One message, always: no split can be proven at a `From ` line, since a pasted `git
@@ -355,6 +355,7 @@ def add(
         )
     subject = header.subject()
     with settings.store() as store:
+        lists_before = store.list_names()
         facts = store.without_digests(facts)  # a reply to a digest: its own subject counts
         if subthread:
             added = store.add_subthread(facts.own, list_name, subject, lifetime, facts)
@@ -373,6 +374,13 @@ def add(
         raise Failure(
             f"a reply to thread {added.fork_of} under a new subject, {why}:"
             " nothing recorded (the thread keeps its list)"
+        )
+    if lists_before and list_name not in lists_before:
+        click.echo(
+            f"mailthread: {printable(list_name)} is a new list (the lists so far:"
+            f" {', '.join(map(printable, sorted(lists_before)))}); the example recipes"
+            " file only muted and watched",
+            err=True,
         )
     merged = f", merged {added.merged} other thread(s)" if added.merged else ""
     if added.fork_of is not None:
@@ -440,13 +448,35 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}es" if word.endswith(("s", "x", "ch", "sh")) else f"{count} {word}s"
 
 
-def read_stdin() -> bytes:
-    """The bytes on stdin; none when it was closed before we started."""
-    return filter.standard_streams()[0].read()
+def read_stdin(lists: tuple[str, ...] = ()) -> bytes:
+    """The bytes on stdin; none when it was closed before we started. When stdin is a
+    terminal, a LIST argument that names a file is taken for a message given as an argument
+    (a usage error that says to use ``< FILE``), and one stderr line says what is awaited."""
+    stdin = filter.standard_streams()[0]
+    try:
+        terminal = stdin is not None and os.isatty(stdin.fileno())
+    except (OSError, ValueError, AttributeError):  # closed, or no file at all
+        terminal = False
+    if terminal:
+        command = click.get_current_context().command_path
+        for name in lists:
+            if os.path.isfile(name):
+                raise click.UsageError(
+                    f"LIST {printable(name)!r} is a file: the message comes on stdin"
+                    f" ({command} ... < {printable(name)})"
+                )
+        click.echo(
+            f"mailthread: reading one message on stdin, to the end (Ctrl-D);"
+            f" a file: {command} ... < FILE",
+            err=True,
+        )
+    return stdin.read()
 
 
-def message_facts(message_id: str | None) -> tuple[Facts, Header | None]:
-    """What to look up: the given id, or the message on stdin."""
+def message_facts(
+    message_id: str | None, lists: tuple[str, ...] = ()
+) -> tuple[Facts, Header | None]:
+    """What to look up: the given id, or the message on stdin (``read_stdin``)."""
     if message_id is not None:
         # The bytes typed (a shell hands over bytes that are no UTF-8 as lone surrogates),
         # read as a header's ids are read, so that it is the id stored for the message.
@@ -455,7 +485,7 @@ def message_facts(message_id: str | None) -> tuple[Facts, Header | None]:
             raise click.BadParameter("empty message id", param_hint="--message-id")
         # Only message ids are looked up (`yes` may be in a database from before the rule).
         return Facts(msgid, [], [msgid] if is_msgid(msgid) else [], None, None, False, None), None
-    header = Header(read_stdin())
+    header = Header(read_stdin(lists))
     facts = header.facts()
     if not (facts.ids or facts.thread_index or facts.reply):
         raise Failure(
@@ -578,7 +608,7 @@ def explain(
       2   bad usage, or a message with nothing to look up
       75  the database cannot be used now
     """
-    facts, header = message_facts(message_id)
+    facts, header = message_facts(message_id, lists)
     if facts.digest:
         say("in no thread: the message is a list digest, many conversations in one")
         sys.exit(1)

@@ -1279,6 +1279,11 @@ class Store:
 
     # -- list, remove, expire --------------------------------------------------------------
 
+    def list_names(self) -> set[str]:
+        """The names of the lists that hold at least one thread."""
+        with self._errors():
+            return {name for (name,) in self.conn.execute("SELECT DISTINCT list FROM threads")}
+
     def threads(self, lists: tuple[str, ...] = ()) -> list[Thread]:
         """Every thread (on one of ``lists``), newest activity first."""
         where = f"WHERE threads.list IN ({_marks(len(lists))})" if lists else ""

@@ -28,3 +28,61 @@ def test_counts_are_in_the_singular_for_one(db, tmp_path):
     reply = b"References: <m@x> <n@x>\nIn-Reply-To: <n@x>\n\nx\n"
     explained = run(["explain"], reply, db=db).stdout.decode()
     assert "(1 nearer one is not)" in explained, explained
+
+
+def test_add_to_a_new_list_beside_others_says_so_and_records(db):
+    parent = b"Message-ID: <p@x>\nSubject: Plans\n\nx\n"
+    assert run(["add", "muted"], parent, db=db).returncode == 0
+    other = b"Message-ID: <q@x>\nSubject: Lunch\n\nx\n"
+    result = run(["add", "mute"], other, db=db)  # a typo
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.decode() == (
+        "mailthread: mute is a new list (the lists so far: muted); the example recipes"
+        " file only muted and watched\n"
+    )
+    assert run(["add", "mute"], b"Message-ID: <r@x>\n\nx\n", db=db).stderr == b""
+
+
+def on_a_terminal(args, db, typed: bytes | None = None, cwd=None):
+    """Run mailthread with a pseudo-terminal as stdin (and pipes for the rest)."""
+    import os
+    import pty
+    import subprocess
+
+    from conftest import mailthread_command
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "MAILTHREAD_DB": str(db)}
+    process = subprocess.Popen(
+        [*mailthread_command(), *args],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+    )
+    os.close(slave)
+    if typed is not None:
+        os.write(master, typed + b"\n\x04")
+    try:
+        out, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise AssertionError("mailthread still waits on the terminal") from None
+    finally:
+        os.close(master)
+    return process.returncode, out, err
+
+
+def test_a_list_argument_that_names_a_file_on_a_terminal_is_refused(db, tmp_path):
+    (tmp_path / "reply.eml").write_bytes(b"Message-ID: <a@x>\n\nx\n")
+    status, out, err = on_a_terminal(["explain", "reply.eml"], db, cwd=tmp_path)
+    assert status == 2 and out == b""
+    assert err.count(b"\n") == 1 and b"reply.eml" in err and b"< reply.eml" in err, err
+
+
+def test_reading_a_message_from_a_terminal_says_so(db):
+    status, out, err = on_a_terminal(["add", "muted"], db, typed=b"Message-ID: <t@x>\n")
+    assert err.startswith(b"mailthread: reading one message on stdin"), err
+    assert status == 0 and b"muted: thread 1" in out
