@@ -52,11 +52,26 @@ class Settings:
         except PathError as e:
             raise Failure(str(e), 2) from None
 
+    @property
+    def source(self) -> str:
+        """How the database path was chosen, in words."""
+        if self.db:
+            return "from --db"
+        return "from $MAILTHREAD_DB" if os.environ.get("MAILTHREAD_DB") else "the default"
+
     @contextmanager
-    def store(self):
-        """The open store; a path it cannot use is bad usage (2), its other errors 75."""
+    def store(self, create: bool = True):
+        """The open store; a path it cannot use is bad usage (2), its other errors 75. Not
+        ``create``: a database that does not exist is an error (1) naming its path and how
+        it was chosen, and nothing is created (the commands that only read or remove)."""
+        path = self.path
+        if not create and not os.path.lexists(path):
+            raise Failure(
+                f"no database at {path} ({self.source}): nothing was recorded there yet"
+                " (a mistyped --db or $MAILTHREAD_DB?)"
+            )
         try:
-            store = Store.open(self.path, self.timeout)
+            store = Store.open(path, self.timeout)
         except PathError as e:
             raise Failure(str(e), 2) from None
         except StoreError as e:
@@ -536,10 +551,10 @@ def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> N
     expires_after (the lifetime given with add --for, like "7d", or null).
 
     \b
-    Exit status: 0 listed (also when there is nothing to list), 2 bad usage,
-    75 the database cannot be used now.
+    Exit status: 0 listed (also when there is nothing to list), 1 no database
+    at that path, 2 bad usage, 75 the database cannot be used now.
     """
-    with settings.store() as store:
+    with settings.store(create=False) as store:
         threads = store.threads(lists)
     if as_json:
         rows = [thread._asdict() for thread in threads]
@@ -604,7 +619,7 @@ def explain(
     \b
     Exit status:
       0   it belongs to a thread
-      1   it belongs to none
+      1   it belongs to none, or there is no database
       2   bad usage, or a message with nothing to look up
       75  the database cannot be used now
     """
@@ -612,7 +627,7 @@ def explain(
     if facts.digest:
         say("in no thread: the message is a list digest, many conversations in one")
         sys.exit(1)
-    with settings.store() as store:
+    with settings.store(create=False) as store:
         facts = store.without_digests(facts)
         follow_forks = follow_forks or filter.follows_forks(os.environ)
         hit = store.decide(facts, None if no_subject else window, follow_forks)
@@ -687,14 +702,14 @@ def remove(settings: Settings, message_id: str | None, thread_id: int | None) ->
     \b
     Exit status:
       0   the thread was removed (one line says which)
-      1   there is no such thread: nothing removed
+      1   there is no such thread, or no database: nothing removed
       2   bad usage, or a message with no ids
       75  the database cannot be used now
     """
     if message_id is not None and thread_id is not None:
         raise click.UsageError("give --message-id or --thread, not both")
     facts = None if thread_id is not None else message_facts(message_id)[0]
-    with settings.store() as store:
+    with settings.store(create=False) as store:
         if facts is not None:
             # The thread `match` would pick: forks followed as $MAILTHREAD_FOLLOW_FORKS says.
             facts = store.without_digests(facts)
@@ -747,12 +762,12 @@ def expire(settings: Settings, idle: int, index_age: int, dry_run: bool) -> None
       17 4 * * *  mailthread expire --idle 90d
 
     \b
-    Exit status: 0 done (also when nothing expired), 2 bad usage,
-    75 the database cannot be used now.
+    Exit status: 0 done (also when nothing expired), 1 no database at that
+    path, 2 bad usage, 75 the database cannot be used now.
     """
     verb = "would remove" if dry_run else "removed"
     expired = 0
-    with settings.store() as store:
+    with settings.store(create=False) as store:
         for thread in store.expire(idle, dry_run):  # batch by batch: never all in memory
             say(f"{verb} {describe(thread)}; last active {thread.last_match or thread.created}")
             expired += 1

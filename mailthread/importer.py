@@ -303,12 +303,15 @@ def refs_file_lines(path: str) -> tuple[list[list[str]], list[int]]:
     the lines skipped): blank lines are passed over, and a line with no message id
     (``is_msgid``: a `# comment`, bare words, `<yes>`) is skipped and its number kept, so
     that one stray line costs that line, not the import. SourceError when the file cannot
-    be read."""
+    be read, or is an mbox (its header lines hold ids: nothing of it is a refs line)."""
     try:
         with _open_regular(path) as f:
             data = f.read()
     except OSError as e:
         raise SourceError(f"cannot read {path}: {e.strerror}") from None
+    if data.lstrip().startswith(b"From "):
+        # Its header lines hold ids, its other lines would be skipped: refuse it whole.
+        raise SourceError(f"{path} is a mailbox, not a refs file: import it with --mailbox")
     lines, skipped = [], []
     for number, line in enumerate(data.splitlines(), 1):
         if not line.strip():

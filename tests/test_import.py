@@ -127,6 +127,8 @@ def messages_of(kind: str, path: Path) -> list[bytes]:
 
 
 def listing(db) -> list[dict]:
+    if not Path(db).exists():  # `list` refuses a database that is not there (issue 14)
+        return []
     result = run(["list", "--json"], db=db)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -362,13 +364,22 @@ def test_refs_file_merges_with_stored_threads(tmp_path, db):
     assert {thread["list"] for thread in listing(db)} == {"muted"}
 
 
-def test_refs_file_with_a_bad_line_imports_nothing(tmp_path, db):
+def test_refs_file_with_a_bad_line_imports_the_rest(tmp_path, db):
+    # Issue 14: the bad line is skipped and named; before, it cost the whole import.
     refs = tmp_path / "refs.muted"
     refs.write_text(refs_line("a@x") + "\n" + "b@x c@x\n" + refs_line("d@x"))
     result = run(["add", "muted", "--refs-file", refs], db=db)
-    assert result.returncode == 1
-    assert result.stderr.startswith(b"mailthread: ") and result.stderr.count(b"\n") == 1
-    assert re.search(rb"\bline 3\b", result.stderr), result.stderr
+    assert result.returncode == 0, result.stderr
+    assert re.search(rb"\bline 3: no message id\b", result.stdout), result.stdout
+    assert sorted(row["ids"] for row in listing(db)) == [1, 1]
+
+
+def test_an_mbox_given_as_a_refs_file_imports_nothing(tmp_path, db):
+    mbox = tmp_path / "box"
+    mbox.write_bytes(b"From a@x Mon Jan  1 00:00:00 2024\nMessage-ID: <m@x>\n\nx\n")
+    result = run(["add", "muted", "--refs-file", mbox], db=db)
+    assert result.returncode == 1 and b"--mailbox" in result.stderr
+    assert result.stderr.count(b"\n") == 1
     assert listing(db) == []
 
 

@@ -71,8 +71,25 @@ def one_line_error(result) -> bool:
 
 
 def test_list_of_an_empty_database(db):
+    run(["match"], message("m@x"), db=db)  # creates the database: no thread yet
     assert listing(db) == []
     assert run(["list"], db=db).returncode == 0
+
+
+@pytest.mark.parametrize("command", [["list"], ["explain"], ["remove"], ["expire"]])
+def test_commands_that_only_read_or_remove_create_no_database(tmp_path, command):
+    # Issue 14: a mistyped --db (or $MAILTHREAD_DB) made a new empty database, folders and
+    # all, and `list` showed nothing, as if there were no threads.
+    db = tmp_path / "typo" / "threads.db"
+    result = run(["--db", db, *command], message("m@x"))
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.decode() == (
+        f"mailthread: no database at {db} (from --db): nothing was recorded there yet"
+        " (a mistyped --db or $MAILTHREAD_DB?)\n"
+    )
+    assert not (tmp_path / "typo").exists()
+    from_env = run([*command], message("m@x"), db=db)
+    assert b"(from $MAILTHREAD_DB)" in from_env.stderr
 
 
 @pytest.mark.follow_forks
