@@ -57,7 +57,10 @@ def mailthread(env, *args: str) -> subprocess.CompletedProcess:
 
 
 def threads(env) -> dict[str, str]:
-    """`mailthread list --json` as {subject: list}."""
+    """`mailthread list --json` as {subject: list}; none before the first add made the
+    database (`list` creates none: issue 14)."""
+    if not env.db.exists():
+        return {}
     listed = mailthread(env, "list", "--json")
     assert listed.returncode == 0, listed.stderr
     return {thread["subject"]: thread["list"] for thread in json.loads(listed.stdout)}
