@@ -86,3 +86,25 @@ def test_reading_a_message_from_a_terminal_says_so(db):
     status, out, err = on_a_terminal(["add", "muted"], db, typed=b"Message-ID: <t@x>\n")
     assert err.startswith(b"mailthread: reading one message on stdin"), err
     assert status == 0 and b"muted: thread 1" in out
+
+
+def test_ci_run_without_the_shared_corpus_says_what_to_do(tmp_path):
+    import shutil
+    import subprocess
+
+    from conftest import HERE
+
+    # A checkout with no shared/ beside it (the check comes first: nothing else is run).
+    clone = tmp_path / "clone"
+    shutil.copytree(HERE.parent / ".ci", clone / ".ci")
+    result = subprocess.run(
+        ["bash", ".ci/run"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "CI": "true"},
+        timeout=60,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert "no ../shared/corpus beside this clone" in result.stderr
+    assert "./run-tests" in result.stderr and "clone next to the shared/ folder" in result.stderr
