@@ -121,7 +121,7 @@ def cli(ctx: click.Context, db: str | None, timeout: float) -> None:
     ctx.obj = Settings(db, timeout)
 
 
-@cli.command()
+@cli.command(short_help="Mark a message of a recorded thread (procmail filter).")
 @click.argument("lists", nargs=-1, metavar="[LIST]...")
 @click.option(
     "--header",
@@ -254,7 +254,7 @@ def format_duration(seconds: int | None) -> str | None:
     return f"{seconds}s"
 
 
-@cli.command()
+@cli.command(short_help="Record the thread of a message on LIST (muted, watched).")
 @click.argument("list_name", metavar="LIST", callback=check_list)
 @click.argument("more_mailboxes", nargs=-1, metavar="[PATH]...", type=click.Path())
 @click.option(
@@ -538,7 +538,7 @@ def describe(thread) -> str:
     )
 
 
-@cli.command(name="list")
+@cli.command(name="list", short_help="List the recorded threads, newest activity first.")
 @click.argument("lists", nargs=-1, metavar="[LIST]...", callback=check_list)
 @click.option("--json", "as_json", is_flag=True, help="A JSON array, for scripts.")
 @click.pass_obj
@@ -591,7 +591,7 @@ def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> N
         say("  ".join(cells + [row[7]]).rstrip())
 
 
-@cli.command()
+@cli.command(short_help="Say which thread a message belongs to, and why.")
 @click.argument("lists", nargs=-1, metavar="[LIST]...", callback=check_list)
 @click.option("--message-id", metavar="ID", help="Explain this id instead of a message on stdin.")
 @subject_options("As for match.")
@@ -686,7 +686,7 @@ def explain(
     say(f"decided by <{hit.msgid}> ({hit.rule}): {why}")
 
 
-@cli.command()
+@cli.command(short_help="Remove the thread a message belongs to.")
 @click.option("--message-id", metavar="ID", help="Remove the thread of this id.")
 @click.option(
     "--thread",
@@ -731,7 +731,7 @@ def remove(settings: Settings, message_id: str | None, thread_id: int | None) ->
     say(f"removed {describe(removed)}")
 
 
-@cli.command()
+@cli.command(short_help="Remove idle threads and old message index entries.")
 @click.option(
     "--idle",
     default="90d",

@@ -108,3 +108,13 @@ def test_ci_run_without_the_shared_corpus_says_what_to_do(tmp_path):
     assert result.returncode == 1 and result.stdout == ""
     assert "no ../shared/corpus beside this clone" in result.stderr
     assert "./run-tests" in result.stderr and "clone next to the shared/ folder" in result.stderr
+
+
+def test_the_command_summaries_are_whole_sentences():
+    result = run(["--help"])
+    commands = result.stdout.decode().split("Commands:\n", 1)[1].splitlines()
+    assert len(commands) == 6, commands
+    for line in commands:
+        summary = line.split(None, 1)[1]
+        assert summary.endswith(".") and not summary.endswith("..."), line
+        assert summary.count("(") == summary.count(")"), line
