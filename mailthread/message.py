@@ -21,16 +21,14 @@ _SPACE = frozenset(b" \t\r\n\x0b\x0c,;>")
 # first (In-Reply-To, then References from last to first), every id (own first), Outlook's
 # conversation key ("thread-index:" + hex of the first 22 bytes of Thread-Index, or None),
 # the hash of its normalised subject (or None), whether the subject has a reply prefix,
-# its Date in seconds since the epoch (or None), the identity of the patch series its
-# subject's leading "[PATCH vN n/m]" tag names (``patch_series``, or None), the hash of its
-# topic (``subject_topic``: what the fork rule compares; that of "" for an empty subject,
-# None without a Subject field), and
-# whether it is a list digest (``is_digest_subject``, or Content-Type multipart/digest, and
-# no parent named).
+# its Date in seconds since the epoch (or None), its subject decoded (None without a
+# Subject field: what ``topic_keys`` reads, only when the fork rule needs it), and whether
+# it is a list digest (``is_digest_subject``, or Content-Type multipart/digest, and no
+# parent named).
 Facts = namedtuple(
     "Facts",
-    "own parents ids thread_index subject reply date series topic digest",
-    defaults=(None, None, False),
+    "own parents ids thread_index subject reply date text digest",
+    defaults=(None, False),
 )
 
 # The most of one field that Header.facts() and Header.subject() read (bytes). RFC 5322 2.1.1
@@ -216,29 +214,22 @@ class Header:
         ids = [msgid for msgid in dict.fromkeys(own + parents + references) if is_msgid(msgid)]
         own_id = own[0] if own else None
         parents = [msgid for msgid in ids if msgid != own_id]
-        subject, reply, series, topic_text, digest = None, False, None, None, False
+        subject, reply, text, normalised, digest = None, False, None, "", False
         value = self._fact_value(b"subject")
         if value is not None:
-            topic_text = ""
             text = decode_words(value)
             normalised, reply = normalise_subject(text)
             if normalised:
                 subject = subject_hash(normalised)
-                series = patch_series(text)
-                topic_text = subject_topic(normalised)
-                digest = is_digest_subject(normalised)
-        # An empty subject is a topic too (a reply that adds words is a fork); a message
-        # without a Subject field says nothing of its topic.
-        topic = None if topic_text is None else subject_hash(topic_text)
-        if parents:
-            # A list digest answers nothing: a reply under a digest's subject, or messages
-            # forwarded as a MIME digest in reply to one (neomutt's forward_references),
-            # are a message of a conversation.
-            digest = False
-        elif not digest:
-            value = self._fact_value(b"content-type")
-            kind = b"" if value is None else value.lstrip().lower()[:17]
-            digest = kind[:16] == b"multipart/digest" and kind[16:] in (b"", b";", b" ", b"\t")
+        # A list digest answers nothing: a reply under a digest's subject, or messages
+        # forwarded as a MIME digest in reply to one (neomutt's forward_references), are a
+        # message of a conversation.
+        if not parents:
+            digest = is_digest_subject(normalised)
+            if not digest:
+                value = self._fact_value(b"content-type")
+                kind = b"" if value is None else value.lstrip().lower()[:17]
+                digest = kind[:16] == b"multipart/digest" and kind[16:] in (b"", b";", b" ", b"\t")
         date = self._fact_value(b"date")
         return Facts(
             own_id,
@@ -248,8 +239,7 @@ class Header:
             subject,
             reply,
             None if date is None else parse_date(date),
-            series,
-            topic,
+            text,
             digest,
         )
 
@@ -1024,6 +1014,19 @@ def normalise_subject(text: str) -> tuple[str, bool]:
 # "SOLVED: Printer on fire" are "Printer on fire".
 _STATUS_WORDS = frozenset(["solved", "resolved", "fixed", "closed", "done", "answered"])
 _DASHES = "-:\u2013\u2014\uff1a"  # hyphen, colon, en and em dash, full-width colon
+
+
+def topic_keys(text: str | None) -> tuple[int | None, int | None]:
+    """What the fork rule compares of a decoded subject: (the hash of its topic
+    (``subject_topic``), its patch series (``patch_series``) or None). An empty subject has
+    the topic of "" (a reply that adds words is a fork); no Subject field at all (None)
+    says nothing: (None, None)."""
+    if text is None:
+        return None, None
+    normalised = normalise_subject(text)[0]
+    if not normalised:
+        return subject_hash(""), None
+    return subject_hash(subject_topic(normalised)), patch_series(text)
 
 
 def subject_topic(normalised: str) -> str:

@@ -24,13 +24,7 @@ try:
 except ImportError:  # pragma: no cover - an interpreter without it
     import sqlite3
 
-from mailthread.message import (
-    is_msgid,
-    normalise_subject,
-    patch_series,
-    subject_hash,
-    subject_topic,
-)
+from mailthread.message import is_msgid, topic_keys
 
 DEFAULT_TIMEOUT = 10.0
 # Below this much free space, a failure to write is told with the free space beside it.
@@ -312,21 +306,36 @@ def topics_of(facts) -> set[str]:
     """The topics a message (``message.Facts``) gives a thread recorded from it: "t" and
     the hash of its subject's topic (of "" when it has no Subject: a reply that gives it one
     is a fork), "p" and its patch series when it has one."""
-    topics = {f"t{subject_hash('') if facts.topic is None else facts.topic}"}
-    if facts.series is not None:
-        topics.add(f"p{facts.series}")
-    return topics
+    return subject_topics("" if facts.text is None else facts.text)
 
 
 def subject_topics(text: str | None) -> set[str]:
-    """``topics_of`` for a subject as written (decoded): a thread's stored subject. None
-    (a thread recorded without one: a refs file) gives no topics -- unknown, not empty."""
-    if text is None:
+    """The topics of a decoded subject (``message.topic_keys``), as ``threads.topics``
+    holds them. None (a thread recorded without one: a refs file) gives no topics --
+    unknown, not empty."""
+    topic, series = topic_keys(text)
+    if topic is None:
         return set()
-    normalised = normalise_subject(text)[0]
-    series = patch_series(text) if normalised else None
-    topic = f"t{subject_hash(subject_topic(normalised) if normalised else '')}"
-    return {topic} if series is None else {topic, f"p{series}"}
+    return {f"t{topic}"} if series is None else {f"t{topic}", f"p{series}"}
+
+
+def _message_topics(facts) -> tuple[str, str | None] | None:
+    """A message's (``message.Facts``) topic and patch series as ``topics`` tokens, or None
+    without a Subject field (no topic: no fork)."""
+    topic, series = topic_keys(facts.text)
+    if topic is None:
+        return None
+    return f"t{topic}", None if series is None else f"p{series}"
+
+
+def _forks(mine: tuple[str, str | None], topics: set[str]) -> bool:
+    """Whether a message of ``mine`` (``_message_topics``) is a fork of a thread of
+    ``topics``: they are known, its topic is none of them, and it is no patch of their
+    series. (A patch of the series is followed whatever its title, but its title never
+    becomes a topic: a stranger's "[PATCH 1/2] <your topic>" naming one of your messages
+    would otherwise make your conversation a topic of the muted series.)"""
+    topic, series = mine
+    return bool(topics) and topic not in topics and series not in topics
 
 
 def _topics(stored: str | None, subject: str | None) -> set[str]:
@@ -564,7 +573,8 @@ class Store:
     def _first_not_forked(self, facts, hits: list[Hit], follow_forks: bool) -> Hit:
         """The first of ``hits`` (in order of preference) that the message is no fork of;
         else the first, as a fork (``_fork``)."""
-        decided = [self._fork(facts, hit, follow_forks) for hit in hits]
+        mine = _message_topics(facts)  # once, for all of them
+        decided = [self._fork(facts, hit, follow_forks, mine) for hit in hits]
         return next((hit for hit in decided if hit.rule != "fork"), decided[0])
 
     def _holders(self, ids: list[str]) -> list[Hit]:
@@ -588,7 +598,7 @@ class Store:
                 hits.append(Hit(*row, "id"))
         return hits
 
-    def _fork(self, facts, hit: Hit, follow_forks: bool) -> Hit:
+    def _fork(self, facts, hit: Hit, follow_forks: bool, mine) -> Hit:
         """``hit``, with rule "fork" when the message is a fork of its thread that is not
         followed.
 
@@ -600,20 +610,14 @@ class Store:
         (no reply), a reply to a thread whose topics are unknown (a refs-file import), a
         message without a Subject field (it says nothing of its topic). An empty subject is
         the empty topic: a fork of a thread with a subject, and the reverse (a thread
-        recorded from a message without a Subject has the empty topic too)."""
-        if facts.topic is None or hit.msgid == facts.own:
+        recorded from a message without a Subject has the empty topic too). ``mine``: the
+        message's ``_message_topics``."""
+        if mine is None or hit.msgid == facts.own:
             return hit
         row = self.conn.execute(
             "SELECT topics, subject FROM threads WHERE id = ?", (hit.thread,)
         ).fetchone()
-        topics = _topics(*row) if row is not None else set()
-        topic = f"t{facts.topic}"
-        if not topics or topic in topics:
-            return hit
-        if facts.series is not None and f"p{facts.series}" in topics:
-            # A patch of the series, whatever its title. Its title teaches the thread
-            # nothing: a stranger's "[PATCH 1/2] <your topic>" naming one of your messages
-            # would otherwise make your conversation a topic of the muted series.
+        if not _forks(mine, _topics(*row) if row is not None else set()):
             return hit
         if follow_forks:
             return hit
@@ -990,10 +994,10 @@ class Store:
 
     def _other_topics(self, facts) -> set[int]:
         """The threads holding one of a message's ids (``message.Facts``) that it is a fork
-        of: their topics are known, and its topic is none of them, nor its patch series."""
-        if facts.topic is None:
+        of (``_forks``)."""
+        mine = _message_topics(facts)
+        if mine is None:
             return set()
-        topic, series = f"t{facts.topic}", f"p{facts.series}"
         other = set()
         for chunk in _chunks(facts.ids):
             for thread, *known in self.conn.execute(
@@ -1002,8 +1006,7 @@ class Store:
                 f" WHERE ids.msgid IN ({_marks(len(chunk))})",
                 chunk,
             ):
-                topics = _topics(*known)
-                if topics and topic not in topics and series not in topics:
+                if _forks(mine, _topics(*known)):
                     other.add(thread)
         return other
 

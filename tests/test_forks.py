@@ -7,9 +7,17 @@ list tags, trailing [tags], punctuation, a "(was: ...)" suffix). Not a fork: a p
 thread's series, forks that are followed (--follow-forks, $MAILTHREAD_FOLLOW_FORKS=1: mutt's
 thread view), any reply to a watched thread."""
 
+import base64
+
 import pytest
 from conftest import run
 from test_conversations import deliver, mail, mute, rule
+
+
+def encoded(text: str) -> str:
+    """``text`` as one RFC 2047 UTF-8 B word: a subject with any characters in it."""
+    return "=?utf-8?b?" + base64.b64encode(text.encode()).decode() + "?="
+
 
 ROOT = mail("root@x", "ILUG newsgroups?", 0)
 REPLY = mail("a@x", "Re: ILUG newsgroups?", 1, in_reply_to="root@x", references=["root@x"])
@@ -257,11 +265,7 @@ def test_a_stranger_s_patch_cannot_make_your_conversation_a_topic_of_a_muted_ser
 @pytest.mark.parametrize("tag", ["[PATCH v\u00b2 1/2]", "[PATCH 1/\u00b2]", "[PATCHv\u2460 1/2]"])
 def test_a_patch_tag_with_other_digits_is_no_series_and_no_failure(db, tag):
     muted_thread(db)
-    subject = (
-        "=?utf-8?b?"
-        + __import__("base64").b64encode(f"Re: {tag} ILUG newsgroups?".encode()).decode()
-        + "?="
-    )
+    subject = encoded(f"Re: {tag} ILUG newsgroups?")
     result = run(["match"], reply_to("a@x", "t@x", subject), db=db)
     assert result.returncode == 0 and result.stderr == b"", result.stderr
     assert result.stdout.startswith(b"X-Mailthread: muted\n")
@@ -274,8 +278,8 @@ def test_composed_and_decomposed_letters_are_one_topic(db):
     cafe = mail("cafe@x", "Caf\u00e9 menu", 0)
     deliver(db, cafe)
     mute(db, cafe)
-    nfd = "=?utf-8?b?" + __import__("base64").b64encode("Re: Cafe\u0301 menu".encode()).decode()
-    assert deliver(db, reply_to("cafe@x", "n@x", nfd + "?=")) == b"muted"
+    nfd = encoded("Re: Cafe\u0301 menu")
+    assert deliver(db, reply_to("cafe@x", "n@x", nfd)) == b"muted"
 
 
 def test_a_was_suffix_needs_no_blank_before_it(db):
@@ -400,12 +404,7 @@ def test_a_fork_takes_no_id_a_thread_holds(db):
 )
 def test_localised_reply_prefixes_are_no_new_topic(db, prefix):
     muted_thread(db)
-    subject = (
-        "=?utf-8?b?"
-        + __import__("base64").b64encode(f"{prefix}ILUG newsgroups?".encode()).decode()
-        + "?="
-    )
-    assert deliver(db, reply_to("a@x", "l@x", subject)) == b"muted"
+    assert deliver(db, reply_to("a@x", "l@x", encoded(f"{prefix}ILUG newsgroups?"))) == b"muted"
 
 
 @pytest.mark.parametrize("suffix", [" (SOLVED!)", " -- fixed", " \u2014 fixed", ": solved"])
@@ -419,11 +418,7 @@ def test_more_status_words_are_cosmetic(db, suffix):
     "word", ["\u30ac\u30fc\u30c9\u306e\u4ef6", "\ud55c\uad6d\uc5b4 \uc9c8\ubb38"]
 )
 def test_decomposed_kana_and_hangul_are_one_topic(db, word):
-    import base64
     import unicodedata
-
-    def encoded(text):
-        return "=?utf-8?b?" + base64.b64encode(text.encode()).decode() + "?="
 
     root = mail("k@x", encoded(word), 0)
     deliver(db, root)
@@ -433,11 +428,6 @@ def test_decomposed_kana_and_hangul_are_one_topic(db, word):
 
 
 def test_indic_vowel_signs_are_part_of_their_word(db):
-    import base64
-
-    def encoded(text):
-        return "=?utf-8?b?" + base64.b64encode(text.encode()).decode() + "?="
-
     root = mail("h@x", encoded("\u0915\u093f\u0924\u093e\u092c"), 0)
     deliver(db, root)
     mute(db, root)
@@ -518,16 +508,10 @@ def test_a_stranger_s_message_under_a_held_id_is_not_recorded_as_a_fork(db):
 )
 def test_more_faithful_replies_are_no_fork(db, subject):
     muted_thread(db)
-    encoded = "=?utf-8?b?" + __import__("base64").b64encode(subject.encode()).decode() + "?="
-    assert deliver(db, reply_to("a@x", "c@x", encoded)) == b"muted"
+    assert deliver(db, reply_to("a@x", "c@x", encoded(subject))) == b"muted"
 
 
 def test_an_emoji_variation_selector_is_no_new_topic(db):
-    import base64
-
-    def encoded(text):
-        return "=?utf-8?b?" + base64.b64encode(text.encode()).decode() + "?="
-
     root = mail("e@x", encoded("Love it \u2764\ufe0f"), 0)
     deliver(db, root)
     mute(db, root)
