@@ -93,21 +93,56 @@ def check_db(ctx, param, value: str | None) -> str | None:
     return value
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--db",
-    metavar="PATH",
-    callback=check_db,
-    help="The thread database. Default: $MAILTHREAD_DB, else "
-    "$XDG_DATA_HOME/mailthread/threads.db (~/.local/share/mailthread/threads.db).",
+DB_HELP = (
+    "The thread database. Default: $MAILTHREAD_DB, else "
+    "$XDG_DATA_HOME/mailthread/threads.db (~/.local/share/mailthread/threads.db)."
 )
+TIMEOUT_HELP = "How long to wait for another mailthread holding the database."
+
+
+def command_database_options() -> list[click.Option]:
+    """``--db`` and ``--timeout`` for a command, after its name (``mailthread list --db
+    PATH``); given there, they override the same options before the name."""
+
+    def set_db(ctx, param, value):
+        if value is not None:
+            ctx.find_object(Settings).db = check_db(ctx, param, value)
+
+    def set_timeout(ctx, param, value):
+        if value is not None:
+            ctx.find_object(Settings).timeout = value
+
+    return [
+        click.Option(["--db"], metavar="PATH", expose_value=False, callback=set_db, help=DB_HELP),
+        click.Option(
+            ["--timeout"],
+            type=click.FloatRange(min=0),
+            metavar="SECONDS",
+            expose_value=False,
+            callback=set_timeout,
+            help=f"{TIMEOUT_HELP}  [default: {DEFAULT_TIMEOUT:g}]",
+        ),
+    ]
+
+
+class Commands(click.Group):
+    """The group of commands: each takes ``--db`` and ``--timeout`` after its name as well
+    as before it, where users type them."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params.extend(command_database_options())
+        super().add_command(cmd, name)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", metavar="PATH", callback=check_db, help=DB_HELP)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0),
     default=DEFAULT_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
-    help="How long to wait for another mailthread holding the database.",
+    help=TIMEOUT_HELP,
 )
 @click.version_option(__version__, prog_name="mailthread")
 @click.pass_context

@@ -138,8 +138,8 @@ def follows_forks(environ) -> bool:
 
 def parse_args(argv: list[str], environ) -> MatchArgs:
     """Parse ``[--db PATH] [--timeout S] match [LIST]... [--header LINE] [--me ADDRESS]...
-    [--no-subject | --subject-window DURATION] [--follow-forks]``; ``$MAILTHREAD_FOLLOW_FORKS``
-    set to 1 is --follow-forks."""
+    [--no-subject | --subject-window DURATION] [--follow-forks] [--db PATH] [--timeout S]``
+    (the last given wins); ``$MAILTHREAD_FOLLOW_FORKS`` set to 1 is --follow-forks."""
     db = None
     timeout = DEFAULT_TIMEOUT
     lists: list[str] = []
@@ -156,7 +156,8 @@ def parse_args(argv: list[str], environ) -> MatchArgs:
             if arg == "--":
                 only_positionals = True
                 continue
-            allowed = _MATCH_OPTIONS + _FLAGS if seen_command else _GROUP_OPTIONS
+            # --db and --timeout go before the command name or after it.
+            allowed = _GROUP_OPTIONS + (_MATCH_OPTIONS + _FLAGS if seen_command else ())
             if name not in allowed:
                 raise UsageError(f"no such option: {name}")
             if name in _FLAGS:

@@ -20,6 +20,7 @@ complete_words() {
 complete_words mailthread ex
 complete_words mailthread expire --i
 complete_words mailthread add muted --subt
+complete_words mailthread list --d
 """
 
 
@@ -36,6 +37,7 @@ def test_bash_completes_commands_and_options():
     assert blocks[0].split() == ["expire", "explain"]
     assert blocks[1].split() == ["--idle", "--index-age"]
     assert blocks[2].split() == ["--subthread"]
+    assert blocks[3].split() == ["--db"]  # --db and --timeout after the command name too
 
 
 @pytest.mark.parametrize("shell", ["zsh", "fish"])

@@ -118,3 +118,31 @@ def test_the_command_summaries_are_whole_sentences():
         summary = line.split(None, 1)[1]
         assert summary.endswith(".") and not summary.endswith("..."), line
         assert summary.count("(") == summary.count(")"), line
+
+
+def test_db_and_timeout_after_the_command_name(db, tmp_path):
+    """`mailthread list --db PATH` (the README says "options of every command"): --db and
+    --timeout work after the command name, for every command and for match's own parser,
+    and there override the ones before it."""
+    elsewhere = tmp_path / "elsewhere" / "threads.db"  # $MAILTHREAD_DB: never created
+    parent = b"Message-ID: <p@x>\nSubject: Plans\n\nx\n"
+    reply = b"Message-ID: <r@x>\nIn-Reply-To: <p@x>\nSubject: Re: Plans\n\nx\n"
+    added = run(["add", "muted", "--db", db, "--timeout", "5"], parent, db=elsewhere)
+    assert added.returncode == 0, added.stderr
+    listed = run(["--db", elsewhere, "list", "--db", db, "--json"], db=elsewhere)
+    assert listed.returncode == 0, listed.stderr
+    assert b'"list": "muted"' in listed.stdout
+    explained = run(["explain", "--timeout=5", f"--db={db}"], reply, db=elsewhere)
+    assert explained.returncode == 0 and b"muted" in explained.stdout, explained
+    matched = run(["match", "--db", db, "--timeout", "5"], reply, db=elsewhere)
+    assert (matched.returncode, matched.stderr) == (0, b"")
+    assert matched.stdout == b"X-Mailthread: muted\n" + reply
+    assert run(["expire", "--dry-run", "--db", db], db=elsewhere).returncode == 0
+    removed = run(["remove", "--message-id", "<p@x>", "--db", db], db=elsewhere)
+    assert removed.returncode == 0, removed.stderr
+    assert not elsewhere.parent.exists()
+    # They are checked where they are given: a bad value is bad usage.
+    assert run(["list", "--timeout", "-1"], db=db).returncode == 2
+    refused = run(["match", "--timeout", "soon"], reply, db=db)
+    assert (refused.returncode, refused.stdout) == (75, reply)
+    assert b"--timeout" in refused.stderr
