@@ -3,6 +3,7 @@
 ``match`` runs once per incoming mail, so it is dispatched here before click is imported.
 """
 
+import os
 import sys
 
 
@@ -16,22 +17,43 @@ def main() -> int:
         raise
     if filter.is_match_command(argv):
         return filter.main(argv)
-    import _signal  # the C module, loaded by every interpreter
-
-    # Ctrl-C ends a command at once, even while SQLite waits for a lock, where a Python
-    # handler would only run once the wait is over: no traceback, the shell sees 130, and
-    # SQLite's journal undoes the transaction it cut (tests/test_faults.py kills an import).
-    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+    stop_on_interrupt()
     from mailthread import cli
 
     return cli.main(argv)
 
 
+def stop_on_interrupt() -> None:
+    """Let Ctrl-C (SIGINT) end the command at once, with one line on stderr and the death
+    by SIGINT a shell expects (status 130), even while SQLite waits for a lock, where a
+    Python handler would only run once the wait is over. SQLite's journal undoes the
+    transaction it cut (tests/test_faults.py).
+
+    SIGINT is blocked in this thread and awaited (sigwait(2)) in a second one, which says
+    so and then lets the signal's default action end the process. mailthread starts no
+    child processes, which would inherit the blocked signal."""
+    import _signal  # the C modules, loaded by every interpreter
+    import _thread
+
+    line = b"mailthread: stopped by SIGINT (Ctrl-C); an unfinished database change is undone\n"
+
+    def stop() -> None:
+        _signal.sigwait({_signal.SIGINT})
+        try:
+            os.write(2, line)
+        except OSError:
+            pass
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGINT})
+        os.kill(os.getpid(), _signal.SIGINT)
+
+    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
+    _thread.start_new_thread(stop, ())
+
+
 def pass_through(problem: str) -> int:
     """Copy stdin to stdout as it comes, with no more memory than a small buffer; say why on
     stderr; return 75. For ``match`` when its modules cannot even be loaded."""
-    import os
-
     status = 75
     try:
         while chunk := os.read(0, 1 << 16):

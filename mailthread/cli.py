@@ -247,7 +247,10 @@ def check_list(ctx, param, value):
         try:
             filter.check_list_name(name)
         except filter.UsageError as e:
-            raise click.BadParameter(str(e).split(": ", 1)[-1]) from None
+            problem = str(e).split(": ", 1)[-1]
+            if os.path.isfile(name):  # `mailthread explain ~/reply.eml`
+                problem += f"; it is a file: the message comes on stdin (< {name})"
+            raise click.BadParameter(problem) from None
     return value
 
 
@@ -598,6 +601,9 @@ def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> N
         click.echo(json_text(rows))
         return
     if not threads:
+        if sys.stdout.isatty():  # a script reading the table gets no rows, as before
+            on = f" on {', '.join(lists)}" if lists else ""
+            say(f"no threads{on} in {settings.path} ({settings.source})")
         return
 
     def day(stamp):

@@ -293,6 +293,9 @@ def run(argv: list[str], stdin: BufferedIOBase, stdout: BufferedIOBase, stderr, 
                 problem = f"{problem}; {internal_error(e)}; message passed through unchanged"
     if status != EX_OK:
         pieces = [raw]
+    elif not raw and (problem := _file_named(argv)):
+        # Empty in, empty out; but `mailthread match reply.eml < /dev/null` says why.
+        problem += "; nothing written"
     if problem is not None:
         complain(stderr, problem)
     try:
@@ -301,6 +304,31 @@ def run(argv: list[str], stdin: BufferedIOBase, stdout: BufferedIOBase, stderr, 
         complain(stderr, f"cannot write the message: {e.strerror or e}")
         return EX_TEMPFAIL
     return status
+
+
+_FILE_HINT = "a file: mailthread match ... < FILE"
+
+
+def _on_a_terminal(stdin) -> bool:
+    try:
+        return os.isatty(stdin.fileno())
+    except (OSError, ValueError, AttributeError):  # closed, or no file at all
+        return False
+
+
+def _file_named(argv: list[str]) -> str | None:
+    """A sentence when a LIST argument of ``match`` names an existing file: the message
+    given as an argument instead of on stdin (``mailthread match reply.eml``)."""
+    args = iter(argv)
+    command = False
+    for arg in args:
+        if arg in _GROUP_OPTIONS or arg in _MATCH_OPTIONS:
+            next(args, None)
+        elif not arg.startswith("-") and not command:
+            command = True  # "match"
+        elif not arg.startswith("-") and os.path.isfile(arg):
+            return f"LIST {arg!r} is a file: the message comes on stdin (mailthread match < {arg})"
+    return None
 
 
 def internal_error(e: BaseException) -> str:
@@ -422,6 +450,12 @@ def main(argv: list[str]) -> int:
     stdin, stdout = standard_streams()
     guarded = _Guarded(stdin, stdout)
     stderr = _PrintableText(sys.stderr) if sys.stderr is not None else None
+    if _on_a_terminal(stdin):
+        file = _file_named(argv)
+        if file is not None:
+            complain(stderr, f"{file}; nothing read")
+            return EX_TEMPFAIL
+        complain(stderr, f"reading one message on stdin, to the end (Ctrl-D); {_FILE_HINT}")
     handlers = {signum: _signal.signal(signum, guarded.stop) for signum in _STOP_SIGNALS}
     try:
         status = run(argv, guarded, guarded, stderr, os.environ)

@@ -634,8 +634,8 @@ def test_match_stopped_while_reading_writes_nothing(db, signum):
 
 def test_add_interrupted_while_waiting_for_the_lock(db):
     """Ctrl-C on `add` waiting for a lock ends it at once, as the default action of SIGINT:
-    no traceback, no "aborted", nothing recorded, and the shell sees 130 (killed by
-    signal 2), as for an uncaught KeyboardInterrupt in Python itself."""
+    one line, no traceback, no "aborted", nothing recorded, and the shell sees 130 (killed
+    by signal 2), as for an uncaught KeyboardInterrupt in Python itself."""
     mute(db)
     before = contents(db)
     holder = sqlite3.connect(db, isolation_level=None)
@@ -652,8 +652,13 @@ def test_add_interrupted_while_waiting_for_the_lock(db):
         holder.execute("ROLLBACK")
         holder.close()
     out, err = finish(proc)
-    assert (out, err) == (b"", b"")
+    assert (out, err) == (b"", STOPPED_BY_CTRL_C)
     assert contents(db) == before
+
+
+STOPPED_BY_CTRL_C = (
+    b"mailthread: stopped by SIGINT (Ctrl-C); an unfinished database change is undone\n"
+)
 
 
 # -- resource limits --------------------------------------------------------------------------

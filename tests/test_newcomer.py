@@ -146,3 +146,88 @@ def test_db_and_timeout_after_the_command_name(db, tmp_path):
     refused = run(["match", "--timeout", "soon"], reply, db=db)
     assert (refused.returncode, refused.stdout) == (75, reply)
     assert b"--timeout" in refused.stderr
+
+
+def test_match_on_a_terminal_says_what_it_reads(db):
+    typed = b"Message-ID: <t@x>"
+    status, out, err = on_a_terminal(["match"], db, typed=typed)
+    assert err.startswith(b"mailthread: reading one message on stdin, to the end (Ctrl-D)"), err
+    assert err.count(b"\n") == 1 and b"< FILE" in err
+    assert status == 0 and out == typed + b"\n"
+
+
+def test_match_given_a_message_file_says_it_comes_on_stdin(db, tmp_path):
+    """`mailthread match reply.eml`: on a terminal it reads nothing and says why (75, as
+    for bad usage); with an empty stdin it says why nothing came out."""
+    (tmp_path / "reply.eml").write_bytes(b"Message-ID: <a@x>\n\nx\n")
+    status, out, err = on_a_terminal(["match", "reply.eml"], db, cwd=tmp_path)
+    assert (status, out) == (75, b"")
+    assert err == (
+        b"mailthread: LIST 'reply.eml' is a file: the message comes on stdin"
+        b" (mailthread match < reply.eml); nothing read\n"
+    )
+    result = run(["match", "--db", db, "reply.eml"], b"", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, b"")
+    assert result.stderr == (
+        b"mailthread: LIST 'reply.eml' is a file: the message comes on stdin"
+        b" (mailthread match < reply.eml); nothing written\n"
+    )
+    # A path is no list name; the error says where the message goes.
+    result = run(["explain", tmp_path / "reply.eml"], b"", db=db)
+    assert result.returncode == 2
+    assert f"it is a file: the message comes on stdin (< {tmp_path}/reply.eml)".encode() in (
+        result.stderr
+    )
+
+
+def test_ctrl_c_on_a_command_reading_a_terminal_says_so(db):
+    import os
+    import pty
+    import signal
+    import subprocess
+
+    from conftest import mailthread_command
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [*mailthread_command(), "explain"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "MAILTHREAD_DB": str(db)},
+    )
+    os.close(slave)
+    try:
+        assert process.stderr.readline().startswith(b"mailthread: reading one message")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        os.close(master)
+    assert (process.returncode, out) == (-signal.SIGINT, b"")
+    assert (
+        err == b"mailthread: stopped by SIGINT (Ctrl-C); an unfinished database change is undone\n"
+    )
+
+
+def test_list_on_a_terminal_says_when_there_is_nothing(db):
+    assert run(["match"], b"Message-ID: <m@x>\n\nx\n", db=db).returncode == 0
+    import os
+    import pty
+    import subprocess
+
+    from conftest import mailthread_command
+
+    master, slave = pty.openpty()
+    process = subprocess.run(
+        [*mailthread_command(), "list", "muted"],
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "MAILTHREAD_DB": str(db)},
+        timeout=30,
+    )
+    os.close(slave)
+    shown = os.read(master, 4096)
+    os.close(master)
+    assert process.returncode == 0, process.stderr
+    assert shown == f"no threads on muted in {db} (from $MAILTHREAD_DB)\r\n".encode()
+    assert run(["list"], db=db).stdout == b""  # not on a terminal: no rows, no words
