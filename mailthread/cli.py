@@ -478,7 +478,10 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
         raise Failure(str(e)) from None
     threads = conversations.threads()
     with settings.store() as store:
-        results = store.add_threads(threads, list_name, lifetime, conversations.topics())
+        sources = ", ".join(printable(os.fspath(path)) for path in (*mailboxes, *refs_files))
+        results = store.add_threads(
+            threads, list_name, lifetime, conversations.topics(), how=f"import {sources}"
+        )
         store.index_messages(conversations.facts)
     added = sum(r.created for r in results)
     merged = sum(r.changed and not r.created for r in results)  # or extended, or moved
@@ -673,6 +676,7 @@ def explain(
         follow_forks = follow_forks or filter.follows_forks(os.environ)
         hit = store.decide(facts, None if no_subject else window, follow_forks)
         thread = store.thread(hit.thread) if hit else None
+        joined = store.joined(hit.msgid) if hit else None
     if hit is None or thread is None:
         where = f" on {', '.join(lists)}" if lists else ""
         say(
@@ -723,8 +727,36 @@ def explain(
             else ""
         )
         why = f"{field}{nearer}"
+    if joined is not None:
+        own = header is not None and hit.msgid == facts.own
+        why += f"; {'it' if own else f'<{hit.msgid}>'} {joined_words(*joined, own)}"
     say(describe(thread))
     say(f"decided by <{hit.msgid}> ({hit.rule}): {why}")
+
+
+# How `match` linked a message whose id it learned (schema 6's "match BY ID"), in words.
+_LINKED_BY = {
+    "In-Reply-To": "its In-Reply-To",
+    "References": "its References",
+    "id": "its ids",
+    "index": "the message index",
+    "thread-index": "its Outlook Thread-Index",
+    "subject": "its reply subject",
+}
+
+
+def joined_words(how: str, joined: str, own: bool) -> str:
+    """How an id joined its thread (``Store.joined``), as explain says it: "was learned
+    2026-11-30 15:07 UTC when it matched by its In-Reply-To <p@host>"."""
+    when = f"{joined[:10]} {joined[11:16]} UTC" if joined else "at an unknown time"
+    word, _, rest = how.partition(" ")
+    if word == "match":
+        by, _, msgid = rest.partition(" ")
+        message = "it" if own else "that message"
+        return f"was learned {when} when {message} matched by {_LINKED_BY.get(by, by)} <{msgid}>"
+    if word == "import":
+        return f"was imported {when} from {rest}"
+    return f"was recorded {when} by {how}"
 
 
 @cli.command(short_help="Remove the thread a message belongs to.")

@@ -19,7 +19,7 @@ import sys
 from collections import namedtuple
 from io import BufferedIOBase  # already loaded by the interpreter, unlike typing
 
-from mailthread.message import Header, field_name
+from mailthread.message import FACT_BYTES, Header, field_name
 from mailthread.store import (
     DEFAULT_TIMEOUT,
     SUBJECT_WINDOW,
@@ -218,7 +218,15 @@ def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
                 line = value.encode("utf-8")
                 if b"\n" in line or b"\r" in line:  # only a hand-edited database has such names
                     raise StoreError(f"list name {hit.list!r} contains a line break")
-            store.record(facts, hit, to_me, args.window)
+            by = None
+            if hit is not None and hit.rule == "id" and hit.msgid != facts.own:
+                # Which field named the id, for `explain` to tell later (only on a hit).
+                by = (
+                    "In-Reply-To"
+                    if hit.msgid in header.threading_ids(FACT_BYTES)[1]
+                    else "References"
+                )
+            store.record(facts, hit, to_me, args.window, by)
     return header.rewrite(line, injected.encode("ascii"))
 
 

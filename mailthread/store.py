@@ -94,6 +94,12 @@ MIGRATIONS: list[list[str]] = [
         "CREATE TABLE digests (msgid TEXT PRIMARY KEY, date INTEGER NOT NULL) WITHOUT ROWID",
         "CREATE INDEX digests_date ON digests(date)",
     ],
+    # 6: how and when each id joined its thread, for `explain` (``joined``): how is "add",
+    # "add --subthread", "import FROM" (FROM: the mailboxes and refs files) or, for an id
+    # `match` learned, "match BY ID" (BY: In-Reply-To, References, index, thread-index or
+    # subject, the field or rule that linked the message; ID the id it found in the
+    # thread); joined is UTC, YYYY-MM-DDTHH:MM:SSZ. NULL for ids recorded before.
+    ["ALTER TABLE ids ADD COLUMN how TEXT", "ALTER TABLE ids ADD COLUMN joined TEXT"],
 ]
 # When a thread was last active: its last match, or when it was recorded.
 _ACTIVITY = "coalesce(threads.last_match, threads.created)"
@@ -737,9 +743,12 @@ class Store:
         hit: Hit | None = None,
         to_me: bool | None = None,
         window: int | None = SUBJECT_WINDOW,
+        by: str | None = None,
     ) -> None:
         """Put a message into the index and, when it matched ``hit``, count the match and
-        add its own id to that thread -- one write transaction. A reply that nothing else
+        add its own id to that thread -- one write transaction; ``by`` names the header
+        field that held ``hit.msgid`` ("In-Reply-To", "References"), kept with the id
+        (``joined``; default: the rule). A reply that nothing else
         links -- no rule stronger than the subject links it to a thread, on any list --
         joins, in the index, the conversation its subject names (see ``decide``) whether
         or not that one is in a thread, unless ``window`` is None. What a claimed
@@ -747,7 +756,7 @@ class Store:
         with self._errors(), self._transaction():
             learnable = self._observe(facts, hit, to_me, window)
             if hit is not None:
-                self._learn(hit, facts.own if learnable and not hit.followed else None)
+                self._learn(hit, facts.own if learnable and not hit.followed else None, by)
 
     def _observe(
         self,
@@ -904,19 +913,19 @@ class Store:
             if deleted < batch:
                 return count
 
-    def learn(self, hit: Hit, own_id: str | None) -> None:
+    def learn(self, hit: Hit, own_id: str | None, by: str | None = None) -> None:
         """Count a match and add the message's own id to the thread that matched it."""
         with self._errors(), self._transaction():
-            self._learn(hit, own_id)
+            self._learn(hit, own_id, by)
 
-    def _learn(self, hit: Hit, own_id: str | None) -> None:
+    def _learn(self, hit: Hit, own_id: str | None, by: str | None) -> None:
         # The thread is looked up again inside the write transaction: an ``add`` running
         # meanwhile may have merged it into another one.
         if own_id is not None:
             self.conn.execute(
-                "INSERT OR IGNORE INTO ids (msgid, thread)"
-                " SELECT ?, thread FROM ids WHERE msgid = ?",
-                (own_id, hit.msgid),
+                f"INSERT OR IGNORE INTO ids (msgid, thread, how, joined)"
+                f" SELECT ?, thread, ?, {_NOW} FROM ids WHERE msgid = ?",
+                (own_id, f"match {by or hit.rule} {hit.msgid}", hit.msgid),
             )
         self.conn.execute(
             f"UPDATE threads SET hits = hits + 1, last_match = {_NOW}"
@@ -967,12 +976,7 @@ class Store:
             if not follow_forks:
                 ids, members = self._same_subject(facts, ids), self._same_subject(facts, members)
             added = self._record(ids, list_name, subject, lifetime, topics_of(facts), keep=other)
-            before = self.conn.total_changes
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO ids (msgid, thread) VALUES (?, ?)",
-                ((msgid, added.thread) for msgid in members),
-            )
-            more = self.conn.total_changes - before
+            more = self._insert_ids(((msgid, added.thread) for msgid in members), "add")
         return added._replace(new_ids=added.new_ids + more, changed=added.changed or more > 0)
 
     def _same_subject(self, facts, ids: list[str]) -> list[str]:
@@ -1036,12 +1040,8 @@ class Store:
                     if is_msgid(msgid)
                 ]
         target = self._new_thread(list_name, subject, lifetime, topics=topics_of(facts))
-        before = conn.total_changes
-        conn.executemany(
-            "INSERT OR IGNORE INTO ids (msgid, thread) VALUES (?, ?)",
-            ((msgid, target) for msgid in dict.fromkeys(ids)),
-        )
-        return Added(target, list_name, conn.total_changes - before, 0, True, True, fork_of)
+        new = self._insert_ids(((msgid, target) for msgid in dict.fromkeys(ids)), "add")
+        return Added(target, list_name, new, 0, True, True, fork_of)
 
     def _members(self, facts) -> list[str]:
         keys = _keys(facts)
@@ -1063,15 +1063,21 @@ class Store:
         """Record ``ids`` as one thread on ``list_name``, merging every stored thread that
         holds one of them into it. ``lifetime``: seconds without a match after which the
         thread lapses (None: it stays until ``expire``); the latest add decides."""
-        return self.add_threads([(ids, subject)], list_name, lifetime)[0]
+        return self.add_threads([(ids, subject)], list_name, lifetime, how="add")[0]
 
     def add_threads(
-        self, threads, list_name: str, lifetime: int | None = None, topics=None
+        self,
+        threads,
+        list_name: str,
+        lifetime: int | None = None,
+        topics=None,
+        how: str = "import",
     ) -> list[Added]:
         """``add_thread`` for each (ids, subject) of ``threads``, in one transaction. The
         threads must not share ids with each other (``importer.Conversations`` sees to it).
         ``topics``: for each thread, the topics of its messages (``topics_of``), or None
-        for those of its subject.
+        for those of its subject. ``how``: how the new ids joined, as schema 6 keeps it
+        ("import FROM").
 
         An import of a million ids must take seconds: the threads that touch no stored one
         (all of them, on a first import) are written in two bulk statements.
@@ -1099,7 +1105,7 @@ class Store:
                     whole.append((number, touched.pop()))  # recorded before as one thread
                 else:
                     mine = topics[number] if topics is not None else subject_topics(subject)
-                    results[number] = self._record(ids, list_name, subject, lifetime, mine)
+                    results[number] = self._record(ids, list_name, subject, lifetime, mine, how=how)
             settings: dict[int, tuple] = {}
             for chunk in _chunks([thread for _, thread in whole]):
                 for thread, *setting in conn.execute(
@@ -1139,7 +1145,7 @@ class Store:
             rows = sorted(
                 (msgid, first + n) for n, number in enumerate(fresh) for msgid in threads[number][0]
             )
-            conn.executemany("INSERT OR IGNORE INTO ids (msgid, thread) VALUES (?, ?)", rows)
+            self._insert_ids(rows, how)
             for n, number in enumerate(fresh):
                 new_ids = len(set(threads[number][0]))
                 results[number] = Added(first + n, list_name, new_ids, 0, True, True)
@@ -1153,10 +1159,11 @@ class Store:
         lifetime: int | None,
         topics: set[str] | None = None,
         keep: set[int] = frozenset(),
+        how: str = "add",
     ) -> Added:
         """Record ``ids`` on one thread: the stored threads holding one of them, except
         those of ``keep`` (which keep their ids), merge into the oldest, with the union of
-        their topics and ``topics``."""
+        their topics and ``topics``. ``how``: as schema 6 keeps it for each new id."""
         conn = self.conn
         existing: set[int] = set()
         for chunk in _chunks(ids):
@@ -1195,14 +1202,28 @@ class Store:
             )
         else:
             target, others = self._new_thread(list_name, subject, lifetime, topics=topics), []
-        before = conn.total_changes
-        conn.executemany(
-            "INSERT OR IGNORE INTO ids (msgid, thread) VALUES (?, ?)",
-            ((msgid, target) for msgid in ids),
+        new = self._insert_ids(((msgid, target) for msgid in ids), how)
+        return Added(target, list_name, new, len(others), not existing, True)
+
+    def _insert_ids(self, rows, how: str) -> int:
+        """Insert the (msgid, thread) ``rows`` no thread holds yet, noting ``how`` and when
+        they joined (schema 6); how many were inserted."""
+        before = self.conn.total_changes
+        self.conn.executemany(
+            f"INSERT OR IGNORE INTO ids (msgid, thread, how, joined) VALUES (?, ?, ?, {_NOW})",
+            ((msgid, thread, how) for msgid, thread in rows),
         )
-        return Added(
-            target, list_name, conn.total_changes - before, len(others), not existing, True
-        )
+        return self.conn.total_changes - before
+
+    def joined(self, msgid: str) -> tuple[str, str] | None:
+        """How and when ``msgid`` joined the thread that holds it (see schema 6: e.g.
+        ("match In-Reply-To p@host", "2026-11-30T15:07:00Z")); None when no thread holds
+        it or it was recorded before schema 6."""
+        with self._errors():
+            row = self.conn.execute(
+                "SELECT how, joined FROM ids WHERE msgid = ? AND how IS NOT NULL", (msgid,)
+            ).fetchone()
+        return None if row is None else (row[0], row[1])
 
     def add_subthread(
         self,
@@ -1248,7 +1269,7 @@ class Store:
                 conn.execute("UPDATE ids SET thread = ? WHERE msgid = ?", (target, own_id))
                 return Added(target, list_name, 0, 0, True, True)
             target = self._new_thread(list_name, subject, lifetime, True, topics)
-            conn.execute("INSERT INTO ids (msgid, thread) VALUES (?, ?)", (own_id, target))
+            self._insert_ids([(own_id, target)], "add --subthread")
             return Added(target, list_name, 1, 0, True, True)
 
     def _new_thread(

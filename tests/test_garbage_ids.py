@@ -121,7 +121,7 @@ def test_garbage_in_a_database_from_before_matches_nothing(db):
     conn = sqlite3.connect(db)
     with conn:
         (thread,) = conn.execute("SELECT thread FROM ids WHERE msgid = 'root@x'").fetchone()
-        conn.execute("INSERT INTO ids VALUES ('yes', ?)", (thread,))
+        conn.execute("INSERT INTO ids (msgid, thread) VALUES ('yes', ?)", (thread,))
         (conv,) = conn.execute("SELECT conv FROM seen WHERE msgid = 'root@x'").fetchone()
         conn.execute("INSERT INTO seen (msgid, conv, date) VALUES ('a@', ?, 0)", (conv,))
     conn.close()

@@ -231,3 +231,35 @@ def test_list_on_a_terminal_says_when_there_is_nothing(db):
     assert process.returncode == 0, process.stderr
     assert shown == f"no threads on muted in {db} (from $MAILTHREAD_DB)\r\n".encode()
     assert run(["list"], db=db).stdout == b""  # not on a terminal: no rows, no words
+
+
+def test_explain_tells_how_a_delivered_message_joined_its_thread(db, tmp_path):
+    """Why was this muted, after the fact: once `match` learned the message's own id,
+    explain says how it was learned (which field, which parent, when), and for ids that
+    `add` or an import recorded, which of them and when."""
+    parent = b"Message-ID: <p@x>\nSubject: Plans\n\nx\n"
+    reply = b"Message-ID: <r@x>\nIn-Reply-To: <p@x>\nSubject: Re: Plans\n\nx\n"
+    later = b"Message-ID: <s@x>\nReferences: <p@x> <r@x>\nSubject: Re: Plans\n\nx\n"
+    assert run(["add", "muted"], parent, db=db).returncode == 0
+    for message in (reply, later):
+        assert run(["match"], message, db=db).stdout.startswith(b"X-Mailthread: muted\n")
+    day = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    import re
+
+    said = run(["explain"], reply, db=db).stdout.decode().splitlines()[1]
+    assert re.fullmatch(
+        rf"decided by <r@x> \(id\): its own Message-ID; it was learned {day} when it"
+        r" matched by its In-Reply-To <p@x>",
+        said,
+    ), said
+    said = run(["explain"], later, db=db).stdout.decode().splitlines()[1]
+    assert said.endswith("when it matched by its References <r@x>"), said
+    said = run(["explain", "--message-id", "p@x"], db=db).stdout.decode().splitlines()[1]
+    assert re.fullmatch(
+        rf"decided by <p@x> \(id\): the id given; <p@x> was recorded {day} by add", said
+    )
+    refs = tmp_path / "muted.refs"
+    refs.write_bytes(b"<q@x> <q2@x>\n")
+    assert run(["add", "muted", "--refs-file", refs], db=db).returncode == 0
+    said = run(["explain", "--message-id", "q2@x"], db=db).stdout.decode().splitlines()[1]
+    assert re.search(rf"; <q2@x> was imported {day} from {re.escape(str(refs))}$", said), said

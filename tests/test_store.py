@@ -5,6 +5,7 @@ import stat
 
 import pytest
 
+from mailthread.message import Facts
 from mailthread.store import SCHEMA_VERSION, Store, StoreError, default_path
 
 
@@ -175,12 +176,45 @@ def test_version_1_database_is_migrated_keeping_its_threads(db):
     conn.commit()
     conn.close()
     store = Store.open(str(db))
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert store.thread(7) == (7, "muted", "s", 1, "2026-01-01T00:00:00Z", None, 3, None)
     assert store.find(["a@x"]).thread == 7
     # v3: the message index starts empty, and the old thread is a whole one.
     assert store.conn.execute("SELECT count(*) FROM seen").fetchone() == (0,)
     assert store.conn.execute("SELECT subthread FROM threads").fetchall() == [(0,)]
+
+
+def test_version_5_database_keeps_its_ids_and_learns_how_new_ones_join(db):
+    """Schema 6 keeps how and when each id joined its thread, for `explain`; the ids of a
+    version 5 database keep their threads, their origin unknown."""
+    from mailthread.store import MIGRATIONS
+
+    db.parent.mkdir()
+    conn = sqlite3.connect(db)
+    for step in MIGRATIONS[:5]:
+        for statement in step:
+            conn.execute(statement)
+    conn.execute(
+        "INSERT INTO threads (id, list, subject, created, hits) VALUES"
+        " (3, 'muted', 'Plans', '2026-01-01T00:00:00Z', 0)"
+    )
+    conn.execute("INSERT INTO ids VALUES ('p@x', 3)")
+    conn.execute("PRAGMA user_version = 5")
+    conn.commit()
+    conn.close()
+    store = Store.open(str(db))
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+    assert store.joined("p@x") is None and store.find(["p@x"]).thread == 3
+    reply = Facts("r@x", ["p@x"], ["r@x", "p@x"], None, None, True, None, None, False)
+    store.record(reply, store.find(reply.ids), by="In-Reply-To")
+    how, when = store.joined("r@x")
+    assert how == "match In-Reply-To p@x" and when.endswith("Z") and len(when) == 20
+    assert store.find(["r@x"]).thread == 3
+    store.add_thread(["q@x"], "muted", "s")
+    assert store.joined("q@x")[0] == "add"
+    store.add_threads([(["i@x"], "s")], "muted", how="import old.mbox")
+    assert store.joined("i@x")[0] == "import old.mbox"
+    store.close()
 
 
 # -- lifetimes, list, remove, expire ----------------------------------------------------------
@@ -312,15 +346,16 @@ def test_version_3_database_is_migrated_keeping_every_row(db):
     conn.commit()
     conn.close()
     store = Store.open(str(db))
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     # Version 5 adds the topics column, NULL (read off the subject) for the rows it finds.
     assert store.conn.execute("SELECT * FROM threads ORDER BY id").fetchall() == [
         (*thread, None) for thread in threads
     ]
+    # Version 6 adds how and when each id joined: unknown (NULL) for the rows it finds.
     assert store.conn.execute("SELECT * FROM ids ORDER BY msgid").fetchall() == [
-        ("a@x", 2),
-        ("b@x", 2),
-        ("c@x", 5),
+        ("a@x", 2, None, None),
+        ("b@x", 2, None, None),
+        ("c@x", 5, None, None),
     ]
     rows = store.conn.execute(
         "SELECT msgid, conv, date, subject, to_me FROM seen ORDER BY msgid"
