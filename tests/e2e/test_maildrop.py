@@ -321,3 +321,26 @@ def test_muted_mbox_filing_alters_no_byte(env, extra, eol):
     assert postmark, content
     filed = raw(reply, MUTED + b"\n" + READ).replace(b"\n", eol)
     assert content[postmark.end() :] == filed + b"\n"
+
+
+def test_trying_it_by_hand_never_delivers_into_real_folders(env, tmp_path):
+    """The example's "try it" recipe: a filter file that sets MAILTHREAD_TRY and includes
+    the example, with the example's DEFAULT line uncommented: every delivery lands in the
+    trial folder, and ~/Mail's folders stay empty."""
+    text = MAILDROPRC.read_text()
+    assert '\n#DEFAULT="$MAILDIR/inbox/"\n' in text
+    example = tmp_path / "maildroprc"
+    example.write_text(text.replace('\n#DEFAULT="', '\nDEFAULT="'))
+    trial = tmp_path / "trial"
+    for name in ("inbox", "muted", "watched"):
+        write_maildir(trial / name, [])
+    env.add("muted", raw(PARENT))
+    lines = [f'HOME="{env.home}"', f'MAILTHREAD_DB="{env.db}"', f'MAILTHREAD_TRY="{trial}"']
+    rc_text = "".join(f"{line}\n" for line in [*lines, f'include "{example}"'])
+    for msg in (REPLY, OTHER):
+        result = env.run(raw(msg), rc_text=rc_text)
+        assert result.returncode == 0, result
+    assert [p for p in env.mail.rglob("*") if p.is_file()] == []
+    [muted] = (trial / "muted" / "cur").iterdir()
+    assert muted.name.endswith(":2,S") and muted.read_bytes() == raw(REPLY, MUTED)
+    assert [p.read_bytes() for p in (trial / "inbox" / "new").iterdir()] == [raw(OTHER)]

@@ -286,3 +286,26 @@ def test_muted_mbox_filing_of_a_crlf_message_alters_no_byte(env):
     env.deliver(crlf(raw(reply)), **mbox_vars(env))
     # procmail's own "\n" after a CRLF message stands as the mbox's empty separator line.
     assert mbox_messages(env, "muted.mbox") == [crlf(raw(reply, MUTED + b"\n" + READ))]
+
+
+def test_trying_it_by_hand_never_delivers_into_real_folders(env, tmp_path):
+    """The example's "try it" line, `procmail MAILTHREAD_TRY=DIR ~/.procmailrc < msg`, with
+    the example's DEFAULT line uncommented (which beat a command-line DEFAULT): every
+    delivery lands in DIR, procmail's log with it, and ~/Mail stays empty."""
+    from .conftest import PROCMAILRC
+
+    rc = tmp_path / "procmailrc"
+    text = PROCMAILRC.read_text()
+    assert "\n#DEFAULT=$MAILDIR/inbox/\n" in text
+    rc.write_text(text.replace("\n#DEFAULT=", "\nDEFAULT="))
+    env.add("muted", raw(PARENT))
+    trial = tmp_path / "trial"
+    trial.mkdir()
+    for msg in (REPLY, OTHER):
+        env.deliver(raw(msg), rcfile=rc, MAILTHREAD_TRY=str(trial), LOGFILE="")
+    assert [p for p in env.mail.rglob("*") if p.is_file()] == []
+    [muted] = (trial / "muted" / "cur").iterdir()
+    assert muted.name.endswith(":2,S") and muted.read_bytes() == raw(REPLY, MUTED)
+    [other] = (trial / "inbox" / "new").iterdir()
+    assert other.read_bytes() == raw(OTHER)
+    assert "Subject: Lunch?\n  Folder: " in (trial / "procmail.log").read_text()
