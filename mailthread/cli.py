@@ -435,12 +435,12 @@ def add(
             " file only muted and watched",
             err=True,
         )
-    merged = f", merged {added.merged} other thread(s)" if added.merged else ""
+    merged = f", merged {plural(added.merged, 'other thread')}" if added.merged else ""
     if added.fork_of is not None:
         merged += f"; a new subject in thread {added.fork_of}'s conversation, which keeps its list"
     say(
         f"{added.list}: thread {added.thread} ({subject or 'no subject'}):"
-        f" {added.new_ids} new id(s){merged}"
+        f" {plural(added.new_ids, 'new id')}{merged}"
     )
 
 
@@ -494,6 +494,13 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
         + (f", {skipped} skipped" if skipped or mailboxes else "")
         + (f" ({'; '.join(why)})" if why else "")
     )
+
+
+def none_recorded(count: int) -> str:
+    """That none of a message's ``count`` ids is in a thread, in words."""
+    if count < 2:
+        return "its one id is not recorded" if count else "it has no message id"
+    return f"none of its {count} ids is recorded"
 
 
 def plural(count: int, word: str) -> str:
@@ -680,7 +687,7 @@ def explain(
     if hit is None or thread is None:
         where = f" on {', '.join(lists)}" if lists else ""
         say(
-            f"in no thread{where}: none of its {len(facts.ids)} id(s) is recorded,"
+            f"in no thread{where}: {none_recorded(len(facts.ids))},"
             " and nothing else links it to a thread"
         )
         sys.exit(1)
@@ -794,7 +801,7 @@ def remove(settings: Settings, message_id: str | None, thread_id: int | None) ->
                 )
             if hit is None:
                 raise Failure(
-                    f"in no thread: none of its {len(facts.ids)} id(s) is recorded,"
+                    f"in no thread: {none_recorded(len(facts.ids))},"
                     " and nothing else links it to a thread"
                 )
             thread_id = hit.thread

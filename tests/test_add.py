@@ -26,7 +26,7 @@ def test_whole_thread_is_recorded(db):
     raw = message("c@x", in_reply_to="b@x", references=["a@x", "b@x"], subject="Re: Plans")
     result = run(["add", "muted"], raw, db=db)
     assert result.returncode == 0
-    assert b"muted: thread 1 (Re: Plans): 3 new id(s)" in result.stdout
+    assert b"muted: thread 1 (Re: Plans): 3 new ids" in result.stdout
     assert threads(db) == [("muted", "Re: Plans", {"a@x", "b@x", "c@x"})]
     # A sibling reply (names only the root) now matches too.
     assert marked(db, message("d@x", references=["a@x"])) == [b"muted"]
@@ -50,7 +50,7 @@ def test_add_merges_two_threads_a_message_links(db):
     run(["add", "muted"], message("a@x"), db=db)
     run(["add", "muted"], message("z@x"), db=db)
     result = run(["add", "muted"], message("m@x", references=["a@x", "z@x"]), db=db)
-    assert b"merged 1 other thread(s)" in result.stdout
+    assert b"merged 1 other thread" in result.stdout
     assert threads(db) == [("muted", "test", {"a@x", "z@x", "m@x"})]
 
 

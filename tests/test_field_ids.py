@@ -55,7 +55,7 @@ EXMH = "exmh-in-reply-to-address"
 
 def test_exmh_scenario_1_muting_from_the_exmh_reply_does_not_mute_the_senders_other_thread(db):
     a2, b2 = fixture(EXMH, "a2.eml"), fixture(EXMH, "b2.eml")
-    assert "2 new id(s)" in ok(run(["add", "muted"], a2, db=db))  # a2's own and its parent's
+    assert "2 new ids" in ok(run(["add", "muted"], a2, db=db))  # a2's own and its parent's
     assert "in no thread" in ok(run(["explain"], b2, db=db), 1)
     assert run(["match"], b2, db=db).stdout == b2
     # The parent's sender address was never recorded as an id.
@@ -107,7 +107,7 @@ def test_encoded_parent_ids_link_patch_2_to_patch_1(db):
 
 def test_add_records_the_decoded_parent_ids(db):
     p1, p2 = fixture(ENCODED, "p1.eml"), fixture(ENCODED, "p2.eml")
-    assert "2 new id(s)" in ok(run(["add", "muted"], p2, db=db))
+    assert "2 new ids" in ok(run(["add", "muted"], p2, db=db))
     ok(run(["explain", "--no-subject"], p1, db=db))
 
 

@@ -467,7 +467,7 @@ def test_muting_a_renamed_message_leaves_the_old_branch_free_to_mute_whole(db):
     old = reply_to("a@x", "b4@x", "Re: ILUG newsgroups?", 3)
     assert deliver(db, old) is None
     added = mute(db, old)
-    assert "new id(s)" in added and "1 new id(s)" not in added, added
+    assert " new ids" in added and ": 1 new id" not in added, added
     assert deliver(db, reply_to("root@x", "b5@x", "Re: ILUG newsgroups?", 4)) == b"muted"
 
 

@@ -28,6 +28,10 @@ def test_counts_are_in_the_singular_for_one(db, tmp_path):
     reply = b"References: <m@x> <n@x>\nIn-Reply-To: <n@x>\n\nx\n"
     explained = run(["explain"], reply, db=db).stdout.decode()
     assert "(1 nearer one is not)" in explained, explained
+    added = run(["add", "watched"], b"Message-ID: <w@x>\nSubject: W\n\nx\n", db=db)
+    assert added.stdout.decode() == "watched: thread 3 (W): 1 new id\n"
+    alone = run(["explain"], b"Message-ID: <z@x>\n\nx\n", db=db).stdout.decode()
+    assert alone.startswith("in no thread: its one id is not recorded,"), alone
 
 
 def test_add_to_a_new_list_beside_others_says_so_and_records(db):
