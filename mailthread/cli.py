@@ -283,6 +283,29 @@ def parse_duration(ctx, param, value: str | None) -> int | None:
         raise click.BadParameter(str(e)) from None
 
 
+def parse_lifetime(ctx, param, value: str | None) -> int | None:
+    """As ``parse_duration``; the text as given is kept for ``name_lifetime``."""
+    seconds = parse_duration(ctx, param, value)
+    if seconds is not None:
+        ctx.meta["mailthread.lifetime"] = value.strip()
+    return seconds
+
+
+def name_lifetime(store, threads, lifetime: int | None) -> None:
+    """Let ``list`` show the threads' new lifetime as ``add --for`` was given it ("1w")."""
+    if lifetime is not None:
+        given = click.get_current_context().meta["mailthread.lifetime"]
+        store.name_lifetime([t for t in threads if t is not None], lifetime, given)
+
+
+def lifetime_text(thread) -> str | None:
+    """A thread's own lifetime as it was given ("1w"), or in days or hours; None: none."""
+    given = thread.expires_given
+    if given and thread.expires_after == filter.parse_duration(given):
+        return given
+    return format_duration(thread.expires_after)
+
+
 def format_duration(seconds: int | None) -> str | None:
     if seconds is None:
         return None
@@ -305,7 +328,7 @@ def format_duration(seconds: int | None) -> str | None:
     "--for",
     "lifetime",
     metavar="DURATION",
-    callback=parse_duration,
+    callback=parse_lifetime,
     help="Let the thread lapse after this long without a match (12h, 7d, 12w).",
 )
 @click.option(
@@ -418,6 +441,7 @@ def add(
             added = store.add_message(
                 facts, list_name, subject, lifetime, window=window, follow_forks=follow
             )
+        name_lifetime(store, [added.thread], lifetime)
     if added.thread is None:
         why = (
             "without a Message-ID of its own to follow"
@@ -482,6 +506,7 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
         results = store.add_threads(
             threads, list_name, lifetime, conversations.topics(), how=f"import {sources}"
         )
+        name_lifetime(store, [r.thread for r in results], lifetime)
         store.index_messages(conversations.facts)
     added = sum(r.created for r in results)
     merged = sum(r.changed and not r.created for r in results)  # or extended, or moved
@@ -575,11 +600,7 @@ def json_text(value) -> str:
 
 
 def describe(thread) -> str:
-    lapse = (
-        f", lapses after {format_duration(thread.expires_after)} idle"
-        if thread.expires_after
-        else ""
-    )
+    lapse = f", lapses after {lifetime_text(thread)} idle" if thread.expires_after else ""
     return (
         f"thread {thread.id} ({thread.list}, {thread.ids} id{'s' * (thread.ids != 1)},"
         f" {thread.hits} hit{'s' * (thread.hits != 1)}{lapse}): {thread.subject or 'no subject'}"
@@ -596,7 +617,7 @@ def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> N
     Activity is the last match, or when the thread was recorded if it never matched.
     --json prints an array of objects with the keys id, list, subject, ids (how many
     message ids), created, last_match (UTC, YYYY-MM-DDTHH:MM:SSZ, or null), hits and
-    expires_after (the lifetime given with add --for, like "7d", or null).
+    expires_after (the lifetime as add --for was given it, like "1w", or null).
 
     \b
     Exit status: 0 listed (also when there is nothing to list), 1 no database
@@ -606,8 +627,9 @@ def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> N
         threads = store.threads(lists)
     if as_json:
         rows = [thread._asdict() for thread in threads]
-        for row in rows:
-            row["expires_after"] = format_duration(row["expires_after"])
+        for row, thread in zip(rows, threads, strict=True):
+            row["expires_after"] = lifetime_text(thread)
+            del row["expires_given"]
         click.echo(json_text(rows))
         return
     if not threads:
@@ -629,7 +651,7 @@ def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> N
                 str(t.ids),
                 day(t.last_match),
                 day(t.created),
-                format_duration(t.expires_after) or "-",
+                lifetime_text(t) or "-",
                 t.subject or "",
             )
         )

@@ -98,8 +98,14 @@ MIGRATIONS: list[list[str]] = [
     # "add --subthread", "import FROM" (FROM: the mailboxes and refs files) or, for an id
     # `match` learned, "match BY ID" (BY: In-Reply-To, References, index, thread-index or
     # subject, the field or rule that linked the message; ID the id it found in the
-    # thread); joined is UTC, YYYY-MM-DDTHH:MM:SSZ. NULL for ids recorded before.
-    ["ALTER TABLE ids ADD COLUMN how TEXT", "ALTER TABLE ids ADD COLUMN joined TEXT"],
+    # thread); joined is UTC, YYYY-MM-DDTHH:MM:SSZ. NULL for ids recorded before. And a
+    # thread's lifetime as `add --for` was given it ("1w"), for `list` to show it so; it
+    # counts only while expires_after is that many seconds (``name_lifetime``).
+    [
+        "ALTER TABLE ids ADD COLUMN how TEXT",
+        "ALTER TABLE ids ADD COLUMN joined TEXT",
+        "ALTER TABLE threads ADD COLUMN expires_given TEXT",
+    ],
 ]
 # When a thread was last active: its last match, or when it was recorded.
 _ACTIVITY = "coalesce(threads.last_match, threads.created)"
@@ -153,11 +159,16 @@ EXPIRE_BATCH = 2000
 # (``add_message``), else None.
 Added = namedtuple("Added", "thread list new_ids merged created changed fork_of", defaults=(None,))
 # A thread as `list`, `remove` and `expire` show it; ids: how many message ids it holds.
-Thread = namedtuple("Thread", "id list subject ids created last_match hits expires_after")
+# expires_after: the thread's own lifetime in seconds (None: none); expires_given: that
+# lifetime as `add --for` was given it ("1w"), if it still is that one.
+Thread = namedtuple(
+    "Thread", "id list subject ids created last_match hits expires_after expires_given"
+)
 _THREAD_COLUMNS = (
     "threads.id, threads.list, threads.subject,"
     " (SELECT count(*) FROM ids WHERE ids.thread = threads.id),"
-    " threads.created, threads.last_match, threads.hits, threads.expires_after"
+    " threads.created, threads.last_match, threads.hits, threads.expires_after,"
+    " threads.expires_given"
 )
 
 
@@ -1325,6 +1336,17 @@ class Store:
                 f"SELECT {_THREAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
             ).fetchone()
         return Thread(*row) if row else None
+
+    def name_lifetime(self, thread_ids, seconds: int, given: str) -> None:
+        """Keep ``given``, the text of the lifetime (``add --for``) the threads got, for
+        ``list``: only on those whose lifetime is still ``seconds``."""
+        with self._errors(), self._transaction():
+            for chunk in _chunks(sorted(set(thread_ids))):
+                self.conn.execute(
+                    "UPDATE threads SET expires_given = ?"
+                    f" WHERE expires_after = ? AND id IN ({_marks(len(chunk))})",
+                    [given, seconds, *chunk],
+                )
 
     def remove(self, thread_id: int) -> Thread | None:
         """Delete a thread and its ids; what was deleted, or None when there is none."""

@@ -267,3 +267,29 @@ def test_explain_tells_how_a_delivered_message_joined_its_thread(db, tmp_path):
     assert run(["add", "muted", "--refs-file", refs], db=db).returncode == 0
     said = run(["explain", "--message-id", "q2@x"], db=db).stdout.decode().splitlines()[1]
     assert re.search(rf"; <q2@x> was imported {day} from {re.escape(str(refs))}$", said), said
+
+
+def test_a_lifetime_is_listed_as_it_was_given(db):
+    """`add --for 1w` lists as 1w (it listed as 7d: only seconds were stored), in the
+    table, in --json and in explain; a later add with another lifetime, or none, wins."""
+    import json
+
+    plans = b"Message-ID: <p@x>\nSubject: Plans\n\nx\n"
+    assert run(["add", "muted", "--for", "1w"], plans, db=db).returncode == 0
+    assert run(["add", "watched", "--for", "2w", "--subthread"], b"Message-ID: <q@x>\n\n", db=db)
+    rows = json.loads(run(["list", "--json"], db=db).stdout)
+    assert [(row["id"], row["expires_after"]) for row in rows] == [(2, "2w"), (1, "1w")]
+    assert "lapses after 1w idle" in run(["explain", "--message-id", "p@x"], db=db).stdout.decode()
+    assert run(["add", "muted", "--for", "14d"], plans, db=db).returncode == 0
+    assert json.loads(run(["list", "--json"], db=db).stdout)[1]["expires_after"] == "14d"
+    assert run(["add", "muted"], plans, db=db).returncode == 0
+    assert json.loads(run(["list", "--json"], db=db).stdout)[1]["expires_after"] is None
+    refs = b"<r@x> <s@x>\n"
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".refs") as file:
+        file.write(refs)
+        file.flush()
+        assert run(["add", "muted", "--for", "3w", "--refs-file", file.name], db=db).returncode == 0
+    table = run(["list"], db=db).stdout.decode().splitlines()
+    assert [line.split()[7] for line in table[1:]] == ["3w", "2w", "-"], table

@@ -177,7 +177,7 @@ def test_version_1_database_is_migrated_keeping_its_threads(db):
     conn.close()
     store = Store.open(str(db))
     assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
-    assert store.thread(7) == (7, "muted", "s", 1, "2026-01-01T00:00:00Z", None, 3, None)
+    assert store.thread(7) == (7, "muted", "s", 1, "2026-01-01T00:00:00Z", None, 3, None, None)
     assert store.find(["a@x"]).thread == 7
     # v3: the message index starts empty, and the old thread is a whole one.
     assert store.conn.execute("SELECT count(*) FROM seen").fetchone() == (0,)
@@ -347,9 +347,10 @@ def test_version_3_database_is_migrated_keeping_every_row(db):
     conn.close()
     store = Store.open(str(db))
     assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
-    # Version 5 adds the topics column, NULL (read off the subject) for the rows it finds.
+    # Version 5 adds the topics column, NULL (read off the subject) for the rows it finds,
+    # and version 6 the lifetime as given, NULL (shown in days or hours).
     assert store.conn.execute("SELECT * FROM threads ORDER BY id").fetchall() == [
-        (*thread, None) for thread in threads
+        (*thread, None, None) for thread in threads
     ]
     # Version 6 adds how and when each id joined: unknown (NULL) for the rows it finds.
     assert store.conn.execute("SELECT * FROM ids ORDER BY msgid").fetchall() == [
