@@ -852,9 +852,31 @@ _ZONES = {b"ut": 0, b"utc": 0, b"gmt": 0, b"z": 0, b"edt": -4, b"est": -5, b"cdt
 _ZONES.update({b"cst": -6, b"mdt": -6, b"mst": -7, b"pdt": -7, b"pst": -8})
 
 
+def raw_text(data: bytes) -> str:
+    """Raw 8-bit header text: UTF-8 where it is (RFC 6532), and every byte sequence that is
+    no UTF-8 as Windows-1252, the charset older mailers wrote raw most often (Latin-1 for
+    its printable characters; what browsers read for ISO-8859-1, per WHATWG), or as Latin-1
+    for the five bytes Windows-1252 leaves unassigned. Never raises; time linear."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        import codecs  # loaded with the interpreter
+
+        codecs.register_error("mailthread-windows-1252", _as_windows_1252)
+        return data.decode("utf-8", "mailthread-windows-1252")
+
+
+def _as_windows_1252(error: UnicodeDecodeError) -> tuple[str, int]:
+    bad = error.object[error.start : error.end]
+    try:
+        return bad.decode("cp1252"), error.end
+    except UnicodeDecodeError:
+        return bad.decode("latin-1"), error.end
+
+
 def decode_words(value: bytes) -> str:
-    """A header value with its RFC 2047 encoded words decoded; other bytes as UTF-8
-    (undecodable ones as U+FFFD). Never raises.
+    """A header value with its RFC 2047 encoded words decoded; other bytes as ``raw_text``
+    reads them (UTF-8, else Windows-1252). Never raises.
 
     The words are decoded by the standard library, ``email.header.decode_header``, which
     joins the bytes of adjacent encoded words of one charset (any case) before decoding them
@@ -873,7 +895,7 @@ def decode_words(value: bytes) -> str:
     the slowest: bench/encoded_subject.py), and every caller bounds ``value`` so.
     """
     if b"=?" not in value:
-        return value.decode("utf-8", "replace")
+        return raw_text(value)
     out: list[str] = []
     done = 0  # value[:done] is in out
     run: list[tuple[int, int]] = []  # adjacent words of one charset: (start, end)
@@ -889,12 +911,12 @@ def decode_words(value: bytes) -> str:
         else:
             if run:
                 out.append(_decoded_run(value, run, run_charset))
-            out.append(value[done:start].decode("utf-8", "replace"))
+            out.append(raw_text(value[done:start]))
             run = [(start, end)]
         run_charset, done = charset, end
     if run:
         out.append(_decoded_run(value, run, run_charset))
-    out.append(value[done:].decode("utf-8", "replace"))
+    out.append(raw_text(value[done:]))
     return "".join(out)
 
 
@@ -914,7 +936,7 @@ def _decoded_run(value: bytes, run: list[tuple[int, int]], charset: str) -> str:
 
     def flush() -> None:
         text = decode_text(b"".join(data), charset) if data else ""
-        out.append(value[first:last].decode("utf-8", "replace") if text is None else text)
+        out.append(raw_text(value[first:last]) if text is None else text)
         data.clear()
 
     # decode_header takes time quadratic in the words it is given (list.pop(0) for each):
@@ -929,7 +951,7 @@ def _decoded_run(value: bytes, run: list[tuple[int, int]], charset: str) -> str:
         for words, got in pieces:
             if got is None:  # broken base64: text as written
                 flush()
-                out.append(value[words[0][0] : words[-1][1]].decode("utf-8", "replace"))
+                out.append(raw_text(value[words[0][0] : words[-1][1]]))
                 continue
             if not data:
                 first = words[0][0]
@@ -961,9 +983,17 @@ def _word_bytes(value: bytes, words: list[tuple[int, int]]) -> bytes | None:
 _NOT_CHARSETS = frozenset(["unicode-escape", "raw-unicode-escape", "punycode"])
 
 
+# Charsets mailers name for what is Windows-1252 (Outlook's "iso-8859-1" with a "€" in
+# it) or UTF-8 (an "us-ascii" word with 8-bit bytes): read as raw 8-bit text is, as browsers
+# and Thunderbird read them (WHATWG maps both labels to windows-1252).
+_AS_RAW_TEXT = frozenset({"iso8859-1", "ascii"})
+
+
 def decode_text(data: bytes, charset: str) -> str | None:
     """``data`` decoded from the character set an RFC 2047 encoded word names (an RFC 2231
-    language suffix, ``utf-8*en``, is ignored), undecodable bytes as U+FFFD; None when
+    language suffix, ``utf-8*en``, is ignored), undecodable bytes as U+FFFD (ISO-8859-1
+    and US-ASCII as ``raw_text``: Windows-1252 and UTF-8 are what such words hold in
+    practice); None when
     ``charset`` names no text encoding Python knows, names one of ``_NOT_CHARSETS``,
     or the text would hold lone surrogates (utf-7 can encode them): the caller keeps the
     encoded word as it was written. Never raises."""
@@ -973,6 +1003,8 @@ def decode_text(data: bytes, charset: str) -> str | None:
         name = codecs.lookup(charset.partition("*")[0]).name
         if name in _NOT_CHARSETS:
             return None
+        if name in _AS_RAW_TEXT:
+            return raw_text(data)
         text = data.decode(name, "replace")  # LookupError for bytes-to-bytes codecs
         if not text.isascii():
             text.encode("utf-8")  # UnicodeEncodeError on lone surrogates

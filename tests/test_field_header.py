@@ -149,16 +149,18 @@ def test_what_decode_header_cannot_do_is_kept_never_raised():
     # The same in a run longer than one decode_header call.
     run_ = b" ".join([b"=?utf-8?q?a?="] * 120 + [b"=?utf-8?b?A?="] + [b"=?utf-8?q?=C3=A9?="] * 3)
     assert decode_words(run_) == "a" * 120 + "=?utf-8?b?A?=" + "é" * 3
-    # Raw 8-bit text next to split words (decode_header would raise on it in make_header).
-    assert decode_words(b"caf\xc3\xa9 =?utf-8?q?=C3?==?utf-8?q?=A9?= \xff") == "café é \ufffd"
+    # Raw 8-bit text next to split words (decode_header would raise on it in make_header);
+    # a byte that is no UTF-8 is read as Windows-1252 (raw_text).
+    assert decode_words(b"caf\xc3\xa9 =?utf-8?q?=C3?==?utf-8?q?=A9?= \xff") == "café é ÿ"
     # A charset decode_text refuses, in a run of two words: the run as written.
     assert decode_words(b"a =?rot13?q?n?= =?rot13?q?op?= b") == "a =?rot13?q?n?= =?rot13?q?op?= b"
     # A lone surrogate that only the joined run makes (utf-7 "+2AA-" split in two): as written.
     words = b"Re: =?utf-7?q?+2A?= =?utf-7?q?A-?="
     assert decode_words(words) == words.decode()
-    # A word holding a byte str.splitlines() ends a line at is no word to decode_header.
+    # A word holding a byte str.splitlines() ends a line at is no word to decode_header:
+    # kept as written, its raw byte read as Windows-1252 (raw_text).
     assert decode_words(b"=?utf-8?q?a\x85b?= =?utf-8?q?=C3?= =?utf-8?q?=A9?=") == (
-        "=?utf-8?q?a\ufffdb?= é"
+        "=?utf-8?q?a…b?= é"
     )
 
 

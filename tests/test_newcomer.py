@@ -293,3 +293,20 @@ def test_a_lifetime_is_listed_as_it_was_given(db):
         assert run(["add", "muted", "--for", "3w", "--refs-file", file.name], db=db).returncode == 0
     table = run(["list"], db=db).stdout.decode().splitlines()
     assert [line.split()[7] for line in table[1:]] == ["3w", "2w", "-"], table
+
+
+def test_raw_latin1_subjects_are_shown_and_compared_as_their_letters(db):
+    """A subject written raw in Latin-1 (or Windows-1252: "€", curly quotes) by an old
+    mailer shows its letters in add, list and explain (it showed U+FFFD), and a raw
+    "Re: Café" answering an RFC 2047 "Café" is the same topic, no fork."""
+    parent = b"Message-ID: <p@x>\nSubject: =?iso-8859-1?q?Caf=E9_=80_10?=\n\nx\n"
+    added = run(["add", "muted"], parent, db=db)
+    assert added.stdout.decode() == "muted: thread 1 (Café € 10): 1 new id\n"
+    reply = b"Message-ID: <r@x>\nIn-Reply-To: <p@x>\nSubject: Re: Caf\xe9 \x80 10\n\nx\n"
+    assert run(["match"], reply, db=db).stdout == b"X-Mailthread: muted\n" + reply
+    mixed = b"Message-ID: <m@x>\nSubject: caf\xc3\xa9 \x93quoted\x94\n\nx\n"
+    assert "(café “quoted”)" in run(["add", "watched"], mixed, db=db).stdout.decode()
+    assert "café “quoted”" in run(["list"], db=db).stdout.decode()
+    # Mislabelled encoded words, read as browsers and Thunderbird read them (WHATWG).
+    labelled = b"Message-ID: <u@x>\nSubject: =?us-ascii?q?na=C3=AFve?=\n\nx\n"
+    assert "(naïve)" in run(["add", "watched"], labelled, db=db).stdout.decode()
