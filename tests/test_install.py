@@ -243,3 +243,59 @@ def test_options(tmp_path):
     assert nothing.returncode == 0
     assert f"nothing of mailthread's under {home}/.local to remove" in nothing.stdout
     assert list(home.iterdir()) == []
+
+
+def debian_mirror() -> str:
+    """The Debian archive this machine's apt uses (deb822 .sources or sources.list)."""
+    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for line in path.read_text().splitlines():
+            if line.startswith("URIs:") and "security" not in line:
+                return line.split()[1]
+    sources = Path("/etc/apt/sources.list")
+    for line in sources.read_text().splitlines() if sources.exists() else []:
+        words = line.split()
+        if words[:1] == ["deb"] and "security" not in line:
+            return next(w for w in words[1:] if "://" in w)
+    return "http://deb.debian.org/debian"
+
+
+def test_a_stock_debian_12_installs_as_a_plain_user(tmp_path):
+    # A Debian 12 with python3 and nothing else (no python3-venv, no python3-pip, no curl):
+    # ./install takes path c, downloading pip from PyPI; Debian's ~/.profile then puts
+    # ~/.local/bin on PATH at login. Needs root (chroot) and the network (apt, PyPI).
+    if os.geteuid() != 0 or shutil.which("debootstrap") is None:
+        pytest.skip("needs root and debootstrap (apt-get install debootstrap)")
+    root = tmp_path / "bookworm"
+    try:
+        made = subprocess.run(
+            ["debootstrap", "--variant=minbase", "--include=python3,ca-certificates",
+             "bookworm", root, debian_mirror()],
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+        # This machine's trust store: a TLS-inspecting proxy it trusts is trusted inside.
+        shutil.copy("/etc/ssl/certs/ca-certificates.crt", root / "etc/ssl/certs")
+        shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
+        subprocess.run(["chroot", root, "useradd", "-m", "-s", "/bin/sh", "user"], check=True)
+        clone = clone_copy(root / "home" / "user")
+        subprocess.run(["chroot", root, "chown", "-R", "user:user", "/home/user"], check=True)
+        uid = (root / "etc/passwd").read_text().split("\nuser:x:")[1].split(":")[0]
+        proxies = {k: v for k, v in os.environ.items() if k.lower().endswith("_proxy")}
+
+        def as_user(script: str) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                ["chroot", f"--userspec={uid}:{uid}", root, "/usr/bin/env", "-i",
+                 "HOME=/home/user", "PATH=/usr/bin:/bin", *(f"{k}={v}" for k, v in
+                 proxies.items()), "sh", "-c", script],
+                capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+
+        assert as_user("python3 -m pip; python3 -c 'import ensurepip'").returncode != 0
+        done = as_user(f"cd /tmp && /home/user/{clone.name}/install")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "pip 25.1.1 downloaded from PyPI (sha256 checked)" in done.stdout
+        assert (root / "home/user/.local/share/man/man1/mailthread.1").is_file()
+        login = as_user("exec sh -l -c 'mailthread --version'")
+        assert login.stdout == "mailthread, version 0.1.0\n", login
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
