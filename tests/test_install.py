@@ -1,0 +1,301 @@
+"""./install, the README's first command, run for real with Debian's own /usr/bin/python3
+(not a virtualenv of the test suite) from a copy of the clone's tracked files, in a home
+with no ~/.local: it must give a `mailthread` that runs from ~/.local/bin, that `man -w`
+finds the page of with PATH alone, and that procmail finds through the example's PATH line;
+re-running upgrades in place, --uninstall removes what it made and keeps the database.
+The fallbacks run with a copy of Debian's python whose standard library lacks ensurepip,
+as on a Debian without python3-venv: (b) with the system's pip, (c) with no pip at all
+(one pinned pip wheel from PyPI). Installing needs PyPI (or the machine's pip index) for
+click, sqlite-utils and setuptools; (c) also downloads pip from files.pythonhosted.org."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import HERE
+
+pytestmark = pytest.mark.e2e
+
+REPO = HERE.parent
+DEBIAN_PYTHON = Path("/usr/bin/python3")
+# What ./install needs from the caller's environment: the pip configuration (a local index
+# or proxy on some machines) and a temporary folder; nothing else, as in a fresh login.
+PASSED_ON = ("PIP_", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY")
+
+
+def debian_python() -> Path:
+    if not DEBIAN_PYTHON.exists():
+        pytest.skip("needs Debian's /usr/bin/python3 (apt-get install python3)")
+    return DEBIAN_PYTHON
+
+
+def clone_copy(tmp_path: Path) -> Path:
+    """The clone's tracked files as they are in the work tree (no .venv, no build)."""
+    listed = subprocess.run(
+        ["git", "-C", REPO, "ls-files", "-z"], capture_output=True, check=True, timeout=60
+    )
+    copy = tmp_path / "clone"
+    for name in listed.stdout.decode().split("\0"):
+        source = REPO / name
+        if name and source.is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    return copy
+
+
+def user_env(home: Path, **extra: str) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if k.startswith(PASSED_ON)}
+    environ.update(HOME=str(home), PATH="/usr/bin:/bin", LANG="C.UTF-8", MANWIDTH="80")
+    if "TMPDIR" in os.environ:
+        environ["TMPDIR"] = os.environ["TMPDIR"]
+    environ.update(extra)
+    return environ
+
+
+def install(clone: Path, home: Path, *args: str, python: Path, cwd: Path):
+    """Run ./install as a user would, from ``cwd`` (not the clone)."""
+    return subprocess.run(
+        [clone / "install", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=user_env(home, PYTHON=str(python)),
+        timeout=600,
+    )
+
+
+def on_path(home: Path, *command: str, prefix: Path | None = None, **kwargs):
+    """Run ``command`` with PREFIX/bin (default ~/.local/bin) first on PATH, MANPATH unset."""
+    bin_dir = (prefix or home / ".local") / "bin"
+    environ = user_env(home, PATH=f"{bin_dir}:/usr/bin:/bin")
+    return subprocess.run(command, capture_output=True, env=environ, timeout=60, **kwargs)
+
+
+def python_without_ensurepip(tmp_path: Path, with_pip: bool) -> Path:
+    """A copy of Debian's python whose standard library lacks ensurepip, as on a Debian
+    without python3-venv (whose venv then says "ensurepip is not available"); it sees
+    Debian's dist-packages (so python3-pip's pip) only ``with_pip``. The interpreter finds
+    its standard library next to its own binary, so the copy gets a prefix of links."""
+    python = debian_python()
+    layout = subprocess.run(
+        [python, "-c", "import os, sys, sysconfig; "
+         "print(os.path.realpath(sys.executable)); print(sysconfig.get_path('stdlib'))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    executable, stdlib = Path(layout[0]), Path(layout[1])
+    prefix = tmp_path / "debian-python"
+    (prefix / "bin").mkdir(parents=True)
+    shutil.copy2(executable, prefix / "bin" / executable.name)
+    (prefix / "bin" / "python3").symlink_to(executable.name)
+    lib = prefix / "lib" / stdlib.name
+    lib.mkdir(parents=True)
+    for entry in stdlib.iterdir():
+        if entry.name != "ensurepip":
+            (lib / entry.name).symlink_to(entry)
+    if with_pip:
+        (prefix / "lib" / "python3").mkdir()
+        (prefix / "lib" / "python3" / "dist-packages").symlink_to("/usr/lib/python3/dist-packages")
+    copy = prefix / "bin" / "python3"
+    # The premise: no ensurepip; pip only when asked for.
+    probe = "from importlib.util import find_spec as f; print(bool(f('ensurepip')), bool(f('pip')))"
+    found = subprocess.run([copy, "-c", probe], capture_output=True, text=True, env={})
+    assert found.stdout.split() == ["False", str(with_pip)], found
+    return copy
+
+
+def assert_installed(home: Path, prefix: Path | None = None) -> None:
+    prefix = prefix or home / ".local"
+    link = prefix / "bin" / "mailthread"
+    assert link.is_symlink() and link.resolve() == (prefix / "lib/mailthread/bin/mailthread")
+    helped = on_path(home, "mailthread", "--help", prefix=prefix)
+    assert helped.returncode == 0 and b"Usage: mailthread" in helped.stdout, helped
+    if shutil.which("man") is None:
+        pytest.skip("needs man (apt-get install man-db)")
+    found = on_path(home, "man", "-w", "mailthread", prefix=prefix)
+    page = prefix / "share" / "man" / "man1" / "mailthread.1"
+    assert found.returncode == 0 and found.stdout.decode().strip() == str(page), found
+    assert page.read_bytes() == (REPO / "man" / "mailthread.1").read_bytes()
+
+
+PARENT = b"Message-ID: <parent@example.com>\nSubject: Plans\n\nHello.\n"
+REPLY = b"Message-ID: <reply@example.com>\nIn-Reply-To: <parent@example.com>\n\nYes.\n"
+
+
+def test_install_with_debians_python_then_upgrade_then_uninstall(tmp_path):
+    python = debian_python()
+    if shutil.which("procmail") is None:
+        pytest.skip("needs procmail (apt-get install procmail)")
+    clone, home, elsewhere = clone_copy(tmp_path), tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+
+    done = install(clone, home, python=python, cwd=elsewhere)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "installed mailthread, version 0.1.0" in done.stdout
+    assert f"{home}/.local/bin is not on your PATH" in done.stdout
+    assert_installed(home)
+
+    # procmail, with the example's PATH line and nothing else, finds it and marks the reply.
+    added = on_path(home, "mailthread", "add", "muted", input=PARENT)
+    assert added.returncode == 0, added
+    database = home / ".local" / "share" / "mailthread" / "threads.db"
+    assert database.is_file()
+    rcfile = tmp_path / "procmailrc"
+    rcfile.write_text("PATH=$HOME/.local/bin:/usr/bin:/bin\n:0 fhW\n| mailthread match\n")
+    log = tmp_path / "procmail.log"
+    delivered = subprocess.run(
+        ["procmail", f"HOME={home}", f"LOGFILE={log}", f"DEFAULT={home}/Mail/", rcfile],
+        input=REPLY,
+        capture_output=True,
+        timeout=60,
+    )
+    assert delivered.returncode == 0, delivered
+    [mail] = (home / "Mail" / "new").iterdir()
+    assert mail.read_bytes() == b"X-Mailthread: muted\n" + REPLY, log.read_text()
+
+    # After `git pull`, ./install again upgrades the same virtualenv in place.
+    init = clone / "mailthread" / "__init__.py"
+    init.write_text(init.read_text().replace('"0.1.0"', '"0.1.0+pulled"'))
+    config = (home / ".local" / "lib" / "mailthread" / "pyvenv.cfg").stat()
+    again = install(clone, home, python=python, cwd=elsewhere)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "upgrading mailthread in" in again.stdout
+    assert (home / ".local" / "lib" / "mailthread" / "pyvenv.cfg").stat().st_ino == config.st_ino
+    version = on_path(home, "mailthread", "--version")
+    assert version.stdout == b"mailthread, version 0.1.0+pulled\n", version
+    assert_installed(home)
+
+    gone = install(clone, home, "--uninstall", python=python, cwd=elsewhere)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert not (home / ".local" / "bin" / "mailthread").exists()
+    assert not (home / ".local" / "bin" / "mailthread").is_symlink()
+    assert not (home / ".local" / "share" / "man" / "man1" / "mailthread.1").exists()
+    assert not (home / ".local" / "lib" / "mailthread").exists()
+    assert database.is_file()
+
+
+def test_without_ensurepip_the_systems_pip_installs_into_the_venv(tmp_path):
+    python = python_without_ensurepip(tmp_path, with_pip=True)
+    clone, home = clone_copy(tmp_path), tmp_path / "home"
+    home.mkdir()
+    # A relative --prefix is taken from the folder ./install was run in.
+    done = install(clone, home, "--prefix", "apps", python=python, cwd=home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"pip:        the system's ({python} -m pip --python)" in done.stdout
+    assert_installed(home, prefix=home / "apps")
+    assert not (home / ".local").exists()
+
+
+def test_without_ensurepip_or_pip_a_pinned_pip_is_downloaded(tmp_path):
+    # Needs the network: files.pythonhosted.org (the pinned wheel, sha256 checked).
+    python = python_without_ensurepip(tmp_path, with_pip=False)
+    clone, home = clone_copy(tmp_path), tmp_path / "home"
+    home.mkdir()
+    done = install(clone, home, python=python, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pip:        pip 25.1.1 downloaded from PyPI (sha256 checked)" in done.stdout
+    assert_installed(home)
+    # The virtualenv now has a pip of its own: no second download.
+    again = install(clone, home, python=python, cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "pip:        the virtualenv's own" in again.stdout
+
+
+def test_a_failed_install_leaves_nothing_on_path(tmp_path):
+    python = debian_python()
+    clone, home = clone_copy(tmp_path), tmp_path / "home"
+    home.mkdir()
+    (clone / "pyproject.toml").unlink()  # pip cannot install this folder
+    done = install(clone, home, python=python, cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.splitlines()[-1].startswith("install: pip could not install mailthread")
+    assert not (home / ".local" / "bin" / "mailthread").is_symlink()
+    assert not (home / ".local" / "lib" / "mailthread").exists()
+
+
+def test_an_older_python_is_refused_in_one_line(tmp_path):
+    # A stand-in for Python 3.10: it answers the version check as 3.10 would.
+    old = tmp_path / "python3.10"
+    old.write_text('#!/bin/sh\ncase "$*" in *version_info*) exit 1;; *) echo 3.10.12;; esac\n')
+    old.chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    done = install(REPO, home, python=old, cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == (
+        "install: mailthread needs Python 3.11 or newer; "
+        f"{old} is 3.10.12: set PYTHON=/path/to/python3.11 or newer\n"
+    )
+    assert list(home.iterdir()) == []
+
+
+def test_options(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    unknown = install(REPO, home, "--user", python=DEBIAN_PYTHON, cwd=tmp_path)
+    assert (unknown.returncode, unknown.stdout) == (2, "")
+    assert unknown.stderr == "install: unknown option '--user' (see ./install --help)\n"
+    helped = install(REPO, home, "--help", python=DEBIAN_PYTHON, cwd=tmp_path)
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: ./install [--prefix DIR]")
+    nothing = install(REPO, home, "--uninstall", python=DEBIAN_PYTHON, cwd=tmp_path)
+    assert nothing.returncode == 0
+    assert f"nothing of mailthread's under {home}/.local to remove" in nothing.stdout
+    assert list(home.iterdir()) == []
+
+
+def debian_mirror() -> str:
+    """The Debian archive this machine's apt uses (deb822 .sources or sources.list)."""
+    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for line in path.read_text().splitlines():
+            if line.startswith("URIs:") and "security" not in line:
+                return line.split()[1]
+    sources = Path("/etc/apt/sources.list")
+    for line in sources.read_text().splitlines() if sources.exists() else []:
+        words = line.split()
+        if words[:1] == ["deb"] and "security" not in line:
+            return next(w for w in words[1:] if "://" in w)
+    return "http://deb.debian.org/debian"
+
+
+def test_a_stock_debian_12_installs_as_a_plain_user(tmp_path):
+    # A Debian 12 with python3 and nothing else (no python3-venv, no python3-pip, no curl):
+    # ./install takes path c, downloading pip from PyPI; Debian's ~/.profile then puts
+    # ~/.local/bin on PATH at login. Needs root (chroot) and the network (apt, PyPI).
+    if os.geteuid() != 0 or shutil.which("debootstrap") is None:
+        pytest.skip("needs root and debootstrap (apt-get install debootstrap)")
+    root = tmp_path / "bookworm"
+    try:
+        made = subprocess.run(
+            ["debootstrap", "--variant=minbase", "--include=python3,ca-certificates",
+             "bookworm", root, debian_mirror()],
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+        # This machine's trust store: a TLS-inspecting proxy it trusts is trusted inside.
+        shutil.copy("/etc/ssl/certs/ca-certificates.crt", root / "etc/ssl/certs")
+        shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
+        subprocess.run(["chroot", root, "useradd", "-m", "-s", "/bin/sh", "user"], check=True)
+        clone = clone_copy(root / "home" / "user")
+        subprocess.run(["chroot", root, "chown", "-R", "user:user", "/home/user"], check=True)
+        uid = (root / "etc/passwd").read_text().split("\nuser:x:")[1].split(":")[0]
+        proxies = {k: v for k, v in os.environ.items() if k.lower().endswith("_proxy")}
+
+        def as_user(script: str) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                ["chroot", f"--userspec={uid}:{uid}", root, "/usr/bin/env", "-i",
+                 "HOME=/home/user", "PATH=/usr/bin:/bin", *(f"{k}={v}" for k, v in
+                 proxies.items()), "sh", "-c", script],
+                capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+
+        assert as_user("python3 -m pip; python3 -c 'import ensurepip'").returncode != 0
+        done = as_user(f"cd /tmp && /home/user/{clone.name}/install")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "pip 25.1.1 downloaded from PyPI (sha256 checked)" in done.stdout
+        assert (root / "home/user/.local/share/man/man1/mailthread.1").is_file()
+        login = as_user("exec sh -l -c 'mailthread --version'")
+        assert login.stdout == "mailthread, version 0.1.0\n", login
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
