@@ -259,17 +259,57 @@ def debian_mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
-def test_a_stock_debian_12_installs_as_a_plain_user(tmp_path):
-    # A Debian 12 with python3 and nothing else (no python3-venv, no python3-pip, no curl):
-    # ./install takes path c, downloading pip from PyPI; Debian's ~/.profile then puts
-    # ~/.local/bin on PATH at login. Needs root (chroot) and the network (apt, PyPI).
+def readme_commands() -> tuple[str, str, str]:
+    """The README's 60-second start, word for word: its install command, the line that puts
+    ~/.local/bin on PATH in the same shell, and procmail's "try it" line."""
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    start = readme.split("## 60-second start", 1)[1]
+    install_line = start.split("```sh\n", 1)[1].split("\n", 1)[0].split("  #", 1)[0].strip()
+    export = re.search(r"`(export PATH=~/\.local/bin:\$PATH)`", start).group(1)
+    try_line = re.search(r"`(t=\$\(mktemp -d\) && procmail MAILTHREAD_TRY=[^`]+)`", readme).group(1)
+    return install_line, export, try_line
+
+
+# The README's start, as a new user on a stock Debian types it (procmail installed, as the
+# README assumes); the mutt keys M and W are `mailthread add` (tests/e2e/test_mutt.py).
+START = """set -e
+cd ~/mailthread
+{install}
+{export}
+cp contrib/procmailrc.example ~/.procmailrc
+mkdir -m 700 -p ~/Mail
+cd ~
+mailthread add muted < ~/parent.eml
+mailthread list
+{try_line}
+procmail < ~/msg
+mailthread explain < ~/msg
+"""
+PARENT = "From: a@example.org\nSubject: Plans\nMessage-ID: <p@example.org>\n\nhi\n"
+REPLY = (
+    "From: b@example.org\nSubject: Re: Plans\nMessage-ID: <r@example.org>\n"
+    "In-Reply-To: <p@example.org>\n\nno\n"
+)
+
+
+@pytest.mark.parametrize("suite", ["bookworm", "trixie"], ids=["debian-12", "debian-13"])
+def test_the_readme_start_on_a_stock_debian_as_a_new_user(tmp_path, suite):
+    """A stock Debian 12 or 13 (python3, ca-certificates and procmail; no python3-venv, no
+    python3-pip, no curl), a new user account: the README's 60-second start word for word
+    installs through the downloaded pip, files the next reply into ~/Mail/muted as read,
+    the "try it" line touches no real folder, explain says why; at the next login,
+    Debian's ~/.profile puts ~/.local/bin on PATH. Needs root (chroot) and the network
+    (Debian, PyPI): about a minute for each."""
     if os.geteuid() != 0 or shutil.which("debootstrap") is None:
         pytest.skip("needs root and debootstrap (apt-get install debootstrap)")
-    root = tmp_path / "bookworm"
+    install_line, export, try_line = readme_commands()
+    root = tmp_path / suite
     try:
         made = subprocess.run(
-            ["debootstrap", "--variant=minbase", "--include=python3,ca-certificates",
-             "bookworm", root, debian_mirror()],
+            ["debootstrap", "--variant=minbase", "--include=python3,ca-certificates,procmail",
+             suite, root, debian_mirror()],
             capture_output=True, text=True, timeout=900,
         )  # fmt: skip
         assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
@@ -277,7 +317,12 @@ def test_a_stock_debian_12_installs_as_a_plain_user(tmp_path):
         shutil.copy("/etc/ssl/certs/ca-certificates.crt", root / "etc/ssl/certs")
         shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
         subprocess.run(["chroot", root, "useradd", "-m", "-s", "/bin/sh", "user"], check=True)
-        clone = clone_copy(root / "home" / "user")
+        home = root / "home" / "user"
+        clone_copy(home).rename(home / "mailthread")
+        (home / "parent.eml").write_text(PARENT)
+        (home / "msg").write_text(REPLY)
+        script = START.format(install=install_line, export=export, try_line=try_line)
+        (home / "start.sh").write_text(script)
         subprocess.run(["chroot", root, "chown", "-R", "user:user", "/home/user"], check=True)
         uid = (root / "etc/passwd").read_text().split("\nuser:x:")[1].split(":")[0]
         proxies = {k: v for k, v in os.environ.items() if k.lower().endswith("_proxy")}
@@ -291,10 +336,21 @@ def test_a_stock_debian_12_installs_as_a_plain_user(tmp_path):
             )  # fmt: skip
 
         assert as_user("python3 -m pip; python3 -c 'import ensurepip'").returncode != 0
-        done = as_user(f"cd /tmp && /home/user/{clone.name}/install")
+        done = as_user("sh ~/start.sh")
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "pip 25.1.1 downloaded from PyPI (sha256 checked)" in done.stdout
-        assert (root / "home/user/.local/share/man/man1/mailthread.1").is_file()
+        out = done.stdout
+        assert "pip 25.1.1 downloaded from PyPI (sha256 checked)" in out
+        assert "Usage: mailthread [OPTIONS] COMMAND [ARGS]..." in out
+        assert "muted: thread 1 (Plans): 1 new id\n" in out
+        assert "decided by <r@example.org> (id): its own Message-ID; it was learned" in out
+        assert "when it matched by its In-Reply-To <p@example.org>" in out
+        [filed] = (home / "Mail/muted/cur").iterdir()
+        assert filed.name.endswith(":2,S")
+        assert filed.read_text() == "X-Mailthread: muted\n" + REPLY
+        assert sorted(p.name for p in (home / "Mail").iterdir()) == ["muted"]  # try: no more
+        tried = [line for line in out.splitlines() if line.startswith("/tmp/tmp.")]
+        assert any("/muted/cur/" in line and line.endswith(":2,S") for line in tried), out
+        assert (home / ".local/share/man/man1/mailthread.1").is_file()
         login = as_user("exec sh -l -c 'mailthread --version'")
         assert login.stdout == "mailthread, version 0.1.0\n", login
     finally:
