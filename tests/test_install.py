@@ -287,8 +287,8 @@ mailthread list
 procmail < ~/msg
 mailthread explain < ~/msg
 """
-PARENT = "From: a@example.org\nSubject: Plans\nMessage-ID: <p@example.org>\n\nhi\n"
-REPLY = (
+START_PARENT = "From: a@example.org\nSubject: Plans\nMessage-ID: <p@example.org>\n\nhi\n"
+START_REPLY = (
     "From: b@example.org\nSubject: Re: Plans\nMessage-ID: <r@example.org>\n"
     "In-Reply-To: <p@example.org>\n\nno\n"
 )
@@ -319,8 +319,8 @@ def test_the_readme_start_on_a_stock_debian_as_a_new_user(tmp_path, suite):
         subprocess.run(["chroot", root, "useradd", "-m", "-s", "/bin/sh", "user"], check=True)
         home = root / "home" / "user"
         clone_copy(home).rename(home / "mailthread")
-        (home / "parent.eml").write_text(PARENT)
-        (home / "msg").write_text(REPLY)
+        (home / "parent.eml").write_text(START_PARENT)
+        (home / "msg").write_text(START_REPLY)
         script = START.format(install=install_line, export=export, try_line=try_line)
         (home / "start.sh").write_text(script)
         subprocess.run(["chroot", root, "chown", "-R", "user:user", "/home/user"], check=True)
@@ -346,7 +346,7 @@ def test_the_readme_start_on_a_stock_debian_as_a_new_user(tmp_path, suite):
         assert "when it matched by its In-Reply-To <p@example.org>" in out
         [filed] = (home / "Mail/muted/cur").iterdir()
         assert filed.name.endswith(":2,S")
-        assert filed.read_text() == "X-Mailthread: muted\n" + REPLY
+        assert filed.read_text() == "X-Mailthread: muted\n" + START_REPLY
         assert sorted(p.name for p in (home / "Mail").iterdir()) == ["muted"]  # try: no more
         tried = [line for line in out.splitlines() if line.startswith("/tmp/tmp.")]
         assert any("/muted/cur/" in line and line.endswith(":2,S") for line in tried), out
