@@ -344,3 +344,18 @@ def test_trying_it_by_hand_never_delivers_into_real_folders(env, tmp_path):
     [muted] = (trial / "muted" / "cur").iterdir()
     assert muted.name.endswith(":2,S") and muted.read_bytes() == raw(REPLY, MUTED)
     assert [p.read_bytes() for p in (trial / "inbox" / "new").iterdir()] == [raw(OTHER)]
+
+
+def test_trying_it_with_a_relative_folder_delivers_nothing(env, tmp_path):
+    """A relative MAILTHREAD_TRY would be taken from the home folder: nothing is
+    delivered, one line says why, exit 75 (the mail server would retry)."""
+    env.add("muted", raw(PARENT))
+    lines = [f'HOME="{env.home}"', f'MAILTHREAD_DB="{env.db}"', 'MAILTHREAD_TRY="Mail"']
+    rc_text = "".join(f"{line}\n" for line in [*lines, f'include "{MAILDROPRC}"'])
+    for msg in (REPLY, OTHER):
+        result = env.run(raw(msg), rc_text=rc_text)
+        assert result.returncode == 75, result
+        assert result.stdout + result.stderr == (
+            b"mailthread: MAILTHREAD_TRY=Mail is not named from /: nothing delivered\n"
+        )
+    assert [p for p in env.mail.rglob("*") if p.is_file()] == []

@@ -309,3 +309,30 @@ def test_trying_it_by_hand_never_delivers_into_real_folders(env, tmp_path):
     [other] = (trial / "inbox" / "new").iterdir()
     assert other.read_bytes() == raw(OTHER)
     assert "Subject: Lunch?\n  Folder: " in (trial / "procmail.log").read_text()
+
+
+@pytest.mark.parametrize("where", ["a blank", "relative", "missing"])
+def test_trying_it_with_an_unusable_folder_delivers_nothing(env, tmp_path, where):
+    """MAILTHREAD_TRY with a blank (procmail splits a folder name at blanks: the first
+    word, a real folder, took the copy), a relative name (taken from ~/Mail) or a folder
+    that does not exist (procmail fell back to the system mailbox): nothing is delivered,
+    one line says why, exit 75."""
+    import subprocess
+
+    from .conftest import PROCMAILRC, SENDER
+
+    (tmp_path / "Mail try").mkdir()
+    trial = {"a blank": tmp_path / "Mail try", "relative": "trial", "missing": tmp_path / "no"}
+    env.add("muted", raw(PARENT))
+    spool = tmp_path / "spool"
+    for msg in (REPLY, OTHER):
+        result = subprocess.run(
+            ["procmail", "-f", SENDER, f"HOME={env.home}", f"MAILTHREAD_DB={env.db}",
+             f"PATH={env.mailthread.rsplit('/', 1)[0]}:/usr/bin:/bin", f"ORGMAIL={spool}",
+             f"MAILTHREAD_TRY={trial[where]}", PROCMAILRC],
+            input=raw(msg), capture_output=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 75, result
+        assert result.stderr.startswith(b"mailthread: MAILTHREAD_TRY="), result.stderr
+        assert b"nothing delivered" in result.stderr
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and "data" not in p.parts] == []
