@@ -1269,15 +1269,20 @@ class Store:
                 (size,) = conn.execute(
                     "SELECT count(*) FROM ids WHERE thread = ?", (old,)
                 ).fetchone()
+                # The id is in its thread now by this add (explain tells how it joined).
+                joined = f"how = 'add --subthread', joined = {_NOW}"
                 if size == 1:
                     conn.execute(
                         "UPDATE threads SET list = ?, expires_after = ?, subthread = 1,"
                         " topics = coalesce(nullif(?, ''), topics) WHERE id = ?",
                         (list_name, lifetime, _topics_text(topics), old),
                     )
+                    conn.execute(f"UPDATE ids SET {joined} WHERE msgid = ?", (own_id,))
                     return Added(old, list_name, 0, 0, False, True)
                 target = self._new_thread(list_name, subject, lifetime, True, topics)
-                conn.execute("UPDATE ids SET thread = ? WHERE msgid = ?", (target, own_id))
+                conn.execute(
+                    f"UPDATE ids SET thread = ?, {joined} WHERE msgid = ?", (target, own_id)
+                )
                 return Added(target, list_name, 0, 0, True, True)
             target = self._new_thread(list_name, subject, lifetime, True, topics)
             self._insert_ids([(own_id, target)], "add --subthread")

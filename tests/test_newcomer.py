@@ -310,3 +310,21 @@ def test_raw_latin1_subjects_are_shown_and_compared_as_their_letters(db):
     # Mislabelled encoded words, read as browsers and Thunderbird read them (WHATWG).
     labelled = b"Message-ID: <u@x>\nSubject: =?us-ascii?q?na=C3=AFve?=\n\nx\n"
     assert "(naïve)" in run(["add", "watched"], labelled, db=db).stdout.decode()
+
+
+def test_explain_after_add_subthread_says_the_subthread_took_the_id(db):
+    """An id `match` learned into a thread, then taken into a subthread by `add
+    --subthread`: explain says the add did it (it told the old "learned by match" story of
+    the thread it left)."""
+    root = b"Message-ID: <root@x>\nSubject: Noisy\n\nx\n"
+    reply = b"Message-ID: <r1@x>\nIn-Reply-To: <root@x>\nSubject: Re: Noisy\n\nx\n"
+    sub = b"Message-ID: <s1@x>\nIn-Reply-To: <r1@x>\nSubject: Re: Noisy\n\nx\n"
+    assert run(["add", "muted"], root, db=db).returncode == 0
+    for message in (reply, sub):
+        assert run(["match"], message, db=db).stdout.startswith(b"X-Mailthread: muted\n")
+    moved = run(["add", "watched", "--subthread"], sub, db=db)
+    assert moved.stdout.decode().startswith("watched: thread 2 "), moved
+    said = run(["explain"], sub, db=db).stdout.decode().splitlines()
+    assert said[0].startswith("thread 2 (watched,")
+    assert said[1].startswith("decided by <s1@x> (id): its own Message-ID; it was recorded ")
+    assert said[1].endswith(" UTC by add --subthread"), said
