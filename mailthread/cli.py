@@ -84,6 +84,15 @@ class Settings:
             store.close()
 
 
+def check_timeout(ctx, param, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return filter.check_timeout(value)
+    except filter.UsageError as e:
+        raise click.BadParameter(str(e).split(": ", 1)[-1]) from None
+
+
 def check_db(ctx, param, value: str | None) -> str | None:
     if value is not None:
         try:
@@ -110,13 +119,12 @@ def command_database_options() -> list[click.Option]:
 
     def set_timeout(ctx, param, value):
         if value is not None:
-            ctx.find_object(Settings).timeout = value
+            ctx.find_object(Settings).timeout = check_timeout(ctx, param, value)
 
     return [
         click.Option(["--db"], metavar="PATH", expose_value=False, callback=set_db, help=DB_HELP),
         click.Option(
             ["--timeout"],
-            type=click.FloatRange(min=0),
             metavar="SECONDS",
             expose_value=False,
             callback=set_timeout,
@@ -138,10 +146,10 @@ class Commands(click.Group):
 @click.option("--db", metavar="PATH", callback=check_db, help=DB_HELP)
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0),
-    default=DEFAULT_TIMEOUT,
+    default=str(DEFAULT_TIMEOUT),
     show_default=True,
     metavar="SECONDS",
+    callback=check_timeout,
     help=TIMEOUT_HELP,
 )
 @click.version_option(__version__, prog_name="mailthread")

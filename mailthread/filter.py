@@ -75,13 +75,21 @@ def check_header(template: str) -> str:
     return template
 
 
+# The longest wait SQLite takes: its busy timeout is an int of milliseconds (24.8 days).
+MAX_TIMEOUT = (2**31 - 1) // 1000
+
+
 def check_timeout(value: str) -> float:
+    """--timeout SECONDS: a number from 0 to ``MAX_TIMEOUT`` (not "nan" or "inf", which
+    SQLite would take for no wait at all); UsageError otherwise."""
     try:
         seconds = float(value)
     except ValueError:
         seconds = -1.0
-    if not seconds >= 0:
-        raise UsageError(f"invalid --timeout {value!r}: a number of seconds is needed")
+    if not 0 <= seconds <= MAX_TIMEOUT:
+        raise UsageError(
+            f"invalid --timeout {value!r}: a number of seconds from 0 to {MAX_TIMEOUT} is needed"
+        )
     return seconds
 
 

@@ -328,3 +328,18 @@ def test_explain_after_add_subthread_says_the_subthread_took_the_id(db):
     assert said[0].startswith("thread 2 (watched,")
     assert said[1].startswith("decided by <s1@x> (id): its own Message-ID; it was recorded ")
     assert said[1].endswith(" UTC by add --subthread"), said
+
+
+def test_a_timeout_that_is_no_wait_is_refused(db):
+    """--timeout nan, inf or 1e308 asked to wait forever and got no wait at all (SQLite's
+    busy timeout is an int of milliseconds): refused, before or after the command name, by
+    click and by match's own parser alike."""
+    reply = b"Message-ID: <r@x>\n\nx\n"
+    for value in ("nan", "inf", "1e308", "2147484"):
+        for args in (["--timeout", value, "list"], ["list", "--timeout", value]):
+            result = run(args, db=db)
+            assert result.returncode == 2, (args, result)
+            assert b"a number of seconds from 0 to 2147483 is needed" in result.stderr
+        matched = run(["match", "--timeout", value], reply, db=db)
+        assert (matched.returncode, matched.stdout) == (75, reply)
+    assert run(["match", "--timeout", "2147483"], reply, db=db).returncode == 0
