@@ -483,10 +483,10 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
     read, stray, stray_count = [], [], 0
     try:
         for path in refs_files:
-            lines, skipped = refs_file_lines(path)
+            lines, skipped, count = refs_file_lines(path)
             for ids in lines:
                 conversations.add(ids)
-            read.append(plural(len(lines) + len(skipped), "line"))
+            read.append(plural(count, "line"))
             if skipped:
                 numbers = ", ".join(map(str, skipped[:10])) + (", ..." if skipped[10:] else "")
                 where = "line" if len(skipped) == 1 else "lines"

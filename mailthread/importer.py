@@ -298,10 +298,11 @@ class Conversations:
         return [self._topics[root] for root in self._members]
 
 
-def refs_file_lines(path: str) -> tuple[list[list[str]], list[int]]:
+def refs_file_lines(path: str) -> tuple[list[list[str]], list[int], int]:
     """(the ids of each line of an old refs file (`<id> <id> ` per thread), the numbers of
-    the lines skipped): blank lines are passed over, and a line with no message id
-    (``is_msgid``: a `# comment`, bare words, `<yes>`) is skipped and its number kept, so
+    the lines skipped, how many lines it has): blank lines are passed over, and a line with
+    no message id (``is_msgid``: a `# comment`, bare words, `<yes>`) is skipped and its
+    number kept, so
     that one stray line costs that line, not the import. SourceError when the file cannot
     be read, or is an mbox (its header lines hold ids: nothing of it is a refs line)."""
     try:
@@ -313,7 +314,8 @@ def refs_file_lines(path: str) -> tuple[list[list[str]], list[int]]:
         # Its header lines hold ids, its other lines would be skipped: refuse it whole.
         raise SourceError(f"{path} is a mailbox, not a refs file: import it with --mailbox")
     lines, skipped = [], []
-    for number, line in enumerate(data.splitlines(), 1):
+    every = data.splitlines()
+    for number, line in enumerate(every, 1):
         if not line.strip():
             continue
         tokens = line.split()
@@ -326,4 +328,4 @@ def refs_file_lines(path: str) -> tuple[list[list[str]], list[int]]:
             lines.append(ids)
         else:
             skipped.append(number)
-    return lines, skipped
+    return lines, skipped, len(every)

@@ -62,7 +62,7 @@ def test_what_is_not_a_mailbox(tmp_path):
 def test_refs_file_lines(tmp_path):
     refs = tmp_path / "refs"
     refs.write_bytes(b"<a@x> <b@x> \n\n   \n<c@x> (old comment) <d@x>\n")
-    assert refs_file_lines(str(refs)) == ([["a@x", "b@x"], ["c@x", "d@x"]], [])
+    assert refs_file_lines(str(refs))[:2] == ([["a@x", "b@x"], ["c@x", "d@x"]], [])
     # Issue 14: a line with no message id is skipped and its number kept, not fatal.
     refs.write_bytes(b"# muted threads\n<a@x> \njust words\n<yes> <1234>\n\n<b@x>\n")
-    assert refs_file_lines(str(refs)) == ([["a@x"], ["b@x"]], [1, 3, 4])
+    assert refs_file_lines(str(refs))[:2] == ([["a@x"], ["b@x"]], [1, 3, 4])

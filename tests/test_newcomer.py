@@ -16,6 +16,17 @@ def test_a_refs_file_with_stray_lines_imports_the_rest_and_names_them(db, tmp_pa
     assert "b'" not in out
 
 
+def test_a_refs_file_with_blank_lines_counts_every_line(db, tmp_path):
+    """Blank lines are passed over, but counted: "read 6 lines" named line 7."""
+    refs = tmp_path / "muted.refs"
+    refs.write_bytes(b"# mine\n<a@x> \n\n<b@x> \nbare\n\n<yes>\n")
+    result = run(["add", "muted", "--refs-file", refs], db=db)
+    assert result.stdout.decode() == (
+        "read 7 lines: 2 threads added, 0 merged, 0 already stored, 3 skipped"
+        f" ({refs} lines 1, 5, 7: no message id)\n"
+    )
+
+
 def test_counts_are_in_the_singular_for_one(db, tmp_path):
     refs = tmp_path / "one.refs"
     refs.write_bytes(b"<a@x> \n")
