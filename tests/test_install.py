@@ -210,9 +210,66 @@ def test_a_failed_install_leaves_nothing_on_path(tmp_path):
     (clone / "pyproject.toml").unlink()  # pip cannot install this folder
     done = install(clone, home, python=python, cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert done.stderr.splitlines()[-1].startswith("install: pip could not install mailthread")
+    # One line (pip's own output, 30 lines of retries without a network, goes to a log
+    # file it names), and nothing left.
+    [line] = done.stderr.splitlines()
+    assert line.startswith("install: pip could not install mailthread"), line
+    log = Path(line.rsplit("pip's output: ", 1)[1].rstrip(")"))
+    assert log.is_file() and log.read_text()
+    log.unlink()
     assert not (home / ".local" / "bin" / "mailthread").is_symlink()
     assert not (home / ".local" / "lib" / "mailthread").exists()
+
+
+def test_a_prefix_it_cannot_use_is_one_line_and_leaves_nothing(tmp_path):
+    """A prefix with a blank (the launcher's #! line would be cut there: a command that
+    cannot run, reported as installed), and one where the man page's folder cannot be
+    made (a file stands in the way) after the virtualenv was made: one line each, and no
+    virtualenv or link left."""
+    python = debian_python()
+    home = tmp_path / "home"
+    home.mkdir()
+    spaced = tmp_path / "my prefix"
+    done = install(REPO, home, "--prefix", str(spaced), python=python, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"install: the prefix '{spaced}' has a blank, which a #! line cannot hold:"
+        " give --prefix DIR without blanks\n"
+    )
+    assert not spaced.exists()
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "share").write_text("a file, not a folder\n")
+    done = install(REPO, home, "--prefix", str(blocked), python=python, cwd=tmp_path)
+    assert done.returncode == 1, done
+    assert done.stderr.splitlines() == [
+        f"install: cannot make {blocked}/bin and {blocked}/share/man/man1: give --prefix DIR,"
+        " a folder you may write to"
+    ]
+    assert not (blocked / "lib" / "mailthread").exists()
+    assert not (blocked / "bin" / "mailthread").exists()
+
+
+def test_a_command_of_the_users_is_kept_and_a_relative_python_found(tmp_path):
+    """A ~/.local/bin/mailthread that is not ./install's (an old pip --user install, a
+    script of the user's) is moved aside, not lost; PYTHON given relative to the folder
+    ./install is run from is found there."""
+    python = debian_python()
+    home = tmp_path / "home"
+    (home / ".local" / "bin").mkdir(parents=True)
+    mine = home / ".local" / "bin" / "mailthread"
+    mine.write_text("#!/bin/sh\necho mine\n")
+    (tmp_path / "py").mkdir()
+    (tmp_path / "py" / "python3").symlink_to(python)
+    done = subprocess.run(
+        [REPO / "install"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env=user_env(home, PYTHON="py/python3"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    kept = home / ".local" / "bin" / "mailthread.before-install"
+    assert kept.read_text() == "#!/bin/sh\necho mine\n"
+    assert f"moved the {mine} that was there" in done.stdout
+    assert_installed(home)
 
 
 def test_an_older_python_is_refused_in_one_line(tmp_path):
