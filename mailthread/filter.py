@@ -380,13 +380,15 @@ def printable(text: str) -> str:
     (ESC starts the sequences that retitle a window or clear the screen), DEL, C1 controls
     (U+0080-U+009F; U+009B is a CSI to some terminals), the bidi embeddings, overrides and
     isolates that reorder the rest of a line (U+202A-U+202E, U+2066-U+2069: the "Trojan
-    Source" characters) and lone surrogates; tab, line breaks and NEL become a blank, so
-    that one line stays one line. Printable Unicode is kept."""
+    Source" characters), the bidi marks (U+061C, U+200E, U+200F) and lone surrogates;
+    tab, line breaks and NEL become a blank, so that one line stays one line. Printable
+    Unicode is kept."""
     if text.isprintable():
         return text
     if not _UNSAFE:
         controls = [*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F)]
-        _UNSAFE.update(dict.fromkeys([*controls, *range(0x2066, 0x206A)], "\ufffd"))
+        marks = [0x061C, 0x200E, 0x200F]  # the bidi marks: ALM, LRM, RLM
+        _UNSAFE.update(dict.fromkeys([*controls, *range(0x2066, 0x206A), *marks], "\ufffd"))
         _UNSAFE.update(dict.fromkeys(map(ord, "\t\n\v\f\r\x85"), " "))
     text = text.translate(_UNSAFE)
     try:

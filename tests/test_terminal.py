@@ -35,6 +35,8 @@ def test_printable_replaces_one_for_one():
         == "caf\u00e9 \u65e5\u672c \u00a0\u2014 ok"
     )
     assert printable("lone \udc80 surrogate") == "lone \ufffd surrogate"
+    # The bidi marks reorder neutral characters around them, as the overrides do.
+    assert printable("a\u200eb\u200fc\u061cd") == "a\ufffdb\ufffdc\ufffdd"
     assert all(len(printable(c)) == 1 for c in map(chr, range(0x2070)))
 
 
