@@ -309,8 +309,11 @@ def name_lifetime(store, threads, lifetime: int | None) -> None:
 def lifetime_text(thread) -> str | None:
     """A thread's own lifetime as it was given ("1w"), or in days or hours; None: none."""
     given = thread.expires_given
-    if given and thread.expires_after == filter.parse_duration(given):
-        return given
+    try:
+        if given and thread.expires_after == filter.parse_duration(given):
+            return given
+    except filter.UsageError:  # a hand-edited database
+        pass
     return format_duration(thread.expires_after)
 
 

@@ -354,3 +354,13 @@ def test_a_timeout_that_is_no_wait_is_refused(db):
         matched = run(["match", "--timeout", value], reply, db=db)
         assert (matched.returncode, matched.stdout) == (75, reply)
     assert run(["match", "--timeout", "2147483"], reply, db=db).returncode == 0
+
+
+def test_a_hand_edited_lifetime_text_is_shown_from_the_seconds(db):
+    import sqlite3
+
+    assert run(["add", "muted", "--for", "1w"], b"Message-ID: <p@x>\n\nx\n", db=db).returncode == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE threads SET expires_given = 'soon'")
+    listed = run(["list", "--json"], db=db)
+    assert listed.returncode == 0 and b'"expires_after": "7d"' in listed.stdout, listed
