@@ -412,3 +412,54 @@ def test_the_readme_start_on_a_stock_debian_as_a_new_user(tmp_path, suite):
         assert login.stdout == "mailthread, version 0.1.0\n", login
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_two_installs_at_once_leave_one_working_install(tmp_path):
+    """A second ./install while one runs under the same prefix waits for nothing and
+    changes nothing: one line, exit 1 (two at once removed each other's virtualenv, and
+    one said "installed" over nothing). A lock whose owner was killed is taken over."""
+    import time
+
+    python = debian_python()
+    home = tmp_path / "home"
+    home.mkdir()
+    first = subprocess.Popen(
+        [REPO / "install"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=user_env(home, PYTHON=str(python)),
+    )  # fmt: skip
+    lock = home / ".local" / "lib" / ".mailthread-install.lock"
+    deadline = time.monotonic() + 60
+    while not (lock / "pid").exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = install(REPO, home, python=python, cwd=tmp_path)
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, out + err
+    assert second.returncode == 1 and second.stdout == "", second
+    assert second.stderr == (
+        f"install: another ./install (process {first.pid}) is working in {home}/.local:"
+        " wait for it to end\n"
+    )
+    assert not lock.exists()
+    assert_installed(home)
+    lock.mkdir()
+    (lock / "pid").write_text("999999999\n")  # no such process: a killed ./install's
+    again = install(REPO, home, python=python, cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not lock.exists()
+
+
+def test_a_link_of_someone_elses_is_moved_aside_too(tmp_path):
+    """pipx's link, or a wrapper of the user's linked as ~/.local/bin/mailthread, was
+    replaced without a word: it is moved aside and named, as a file is."""
+    python = debian_python()
+    home = tmp_path / "home"
+    (home / ".local" / "bin").mkdir(parents=True)
+    wrapper = tmp_path / "mywrap"
+    wrapper.write_text("#!/bin/sh\necho mine\n")
+    (home / ".local" / "bin" / "mailthread").symlink_to(wrapper)
+    done = install(REPO, home, python=python, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    kept = home / ".local" / "bin" / "mailthread.before-install"
+    assert kept.is_symlink() and kept.resolve() == wrapper
+    assert "moved the " in done.stdout and "mailthread.before-install" in done.stdout
+    assert_installed(home)
