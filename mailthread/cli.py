@@ -463,7 +463,9 @@ def add(
             f"a reply to thread {added.fork_of} under a new subject, {why}:"
             " nothing recorded (the thread keeps its list)"
         )
-    if lists_before and list_name not in lists_before:
+    # A typo (`add mute`) starts a list the example recipes never file; the lists they do
+    # file are no news.
+    if lists_before and list_name not in lists_before and list_name not in EXAMPLE_LISTS:
         click.echo(
             f"mailthread: {printable(list_name)} is a new list (the lists so far:"
             f" {', '.join(map(printable, sorted(lists_before)))}); the example recipes"
@@ -477,6 +479,10 @@ def add(
         f"{added.list}: thread {added.thread} ({subject or 'no subject'}):"
         f" {plural(added.new_ids, 'new id')}{merged}"
     )
+
+
+# The lists contrib/procmailrc.example and contrib/maildroprc.example file.
+EXAMPLE_LISTS = ("muted", "watched")
 
 
 def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None:
@@ -513,7 +519,7 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
         raise Failure(str(e)) from None
     threads = conversations.threads()
     with settings.store() as store:
-        sources = ", ".join(printable(os.fspath(path)) for path in (*mailboxes, *refs_files))
+        sources = ", ".join(printable(os.path.abspath(path)) for path in (*mailboxes, *refs_files))
         results = store.add_threads(
             threads, list_name, lifetime, conversations.topics(), how=f"import {sources}"
         )
@@ -646,7 +652,10 @@ def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> N
     if not threads:
         if sys.stdout.isatty():  # a script reading the table gets no rows, as before
             on = f" on {', '.join(lists)}" if lists else ""
-            say(f"no threads{on} in {settings.path} ({settings.source})")
+            with settings.store(create=False) as store:
+                names = sorted(store.list_names())
+            known = f"; the lists: {', '.join(names)}" if lists and names else ""
+            say(f"no threads{on} in {settings.path} ({settings.source}){known}")
         return
 
     def day(stamp):
@@ -769,7 +778,11 @@ def explain(
         why = f"{field}{nearer}"
     if joined is not None:
         own = header is not None and hit.msgid == facts.own
-        why += f"; {'it' if own else f'<{hit.msgid}>'} {joined_words(*joined, own)}"
+        # "it matched by its In-Reply-To <p>" only when this message names <p> too: another
+        # message may carry the same Message-ID.
+        word, by, msgid = (joined[0].split(" ", 2) + ["", ""])[:3]
+        same = own and (by not in ("In-Reply-To", "References") or msgid in facts.ids)
+        why += f"; {'it' if own else f'<{hit.msgid}>'} {joined_words(*joined, same)}"
     say(describe(thread))
     say(f"decided by <{hit.msgid}> ({hit.rule}): {why}")
 
@@ -787,12 +800,13 @@ _LINKED_BY = {
 
 def joined_words(how: str, joined: str, own: bool) -> str:
     """How an id joined its thread (``Store.joined``), as explain says it: "was learned
-    2026-11-30 15:07 UTC when it matched by its In-Reply-To <p@host>"."""
+    2026-11-30 15:07 UTC when it matched by its In-Reply-To <p@host>" (``own``: the message
+    explained is the one that matched; else "when a message with it matched")."""
     when = f"{joined[:10]} {joined[11:16]} UTC" if joined else "at an unknown time"
     word, _, rest = how.partition(" ")
     if word == "match":
         by, _, msgid = rest.partition(" ")
-        message = "it" if own else "that message"
+        message = "it" if own else "a message with it"
         return f"was learned {when} when {message} matched by {_LINKED_BY.get(by, by)} <{msgid}>"
     if word == "import":
         return f"was imported {when} from {rest}"

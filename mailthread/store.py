@@ -1283,7 +1283,7 @@ class Store:
                 conn.execute(
                     f"UPDATE ids SET thread = ?, {joined} WHERE msgid = ?", (target, own_id)
                 )
-                return Added(target, list_name, 0, 0, True, True)
+                return Added(target, list_name, 1, 0, True, True)  # new to this thread
             target = self._new_thread(list_name, subject, lifetime, True, topics)
             self._insert_ids([(own_id, target)], "add --subthread")
             return Added(target, list_name, 1, 0, True, True)

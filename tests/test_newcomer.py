@@ -364,3 +364,54 @@ def test_a_hand_edited_lifetime_text_is_shown_from_the_seconds(db):
         conn.execute("UPDATE threads SET expires_given = 'soon'")
     listed = run(["list", "--json"], db=db)
     assert listed.returncode == 0 and b'"expires_after": "7d"' in listed.stdout, listed
+
+
+def test_review_two_wording(db, tmp_path):
+    """What a second review found misleading: W after M warned that "watched is a new
+    list"; add --subthread said "0 new ids" for a new thread; explain told a message
+    claiming a learned Message-ID that *it* had matched by an In-Reply-To it does not have;
+    an import named its refs file as typed (relative to a folder long left)."""
+    root = b"Message-ID: <s0@x>\nSubject: T\n\nx\n"
+    reply = b"Message-ID: <s1@x>\nIn-Reply-To: <s0@x>\nSubject: Re: T\n\nx\n"
+    assert run(["add", "muted"], root, db=db).returncode == 0
+    assert run(["match"], reply, db=db).stdout.startswith(b"X-Mailthread: muted\n")
+    watched = run(["add", "watched", "--subthread"], reply, db=db)
+    assert watched.stderr == b"" and watched.stdout.endswith(b": 1 new id\n"), watched
+    impostor = b"Message-ID: <s1@x>\nReferences: <other@x>\nSubject: Else\n\nx\n"
+    assert run(["remove", "--thread", "2"], db=db).returncode == 0
+    assert run(["match"], reply, db=db).stdout.startswith(b"X-Mailthread: muted\n")
+    said = run(["explain"], impostor, db=db).stdout.decode().splitlines()[1]
+    assert said.endswith("when a message with it matched by its In-Reply-To <s0@x>"), said
+    said = run(["explain"], reply, db=db).stdout.decode().splitlines()[1]
+    assert said.endswith("when it matched by its In-Reply-To <s0@x>"), said
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "rel.refs").write_bytes(b"<i1@x> <i2@x>\n")
+    imported = run(["add", "muted", "--refs-file", "rel.refs"], db=db, cwd=tmp_path / "sub")
+    assert imported.returncode == 0, imported
+    said = run(["explain", "--message-id", "i2@x"], db=db).stdout.decode()
+    assert said.rstrip().endswith(f"from {tmp_path}/sub/rel.refs"), said
+
+
+def test_list_of_an_unknown_list_on_a_terminal_names_the_lists(db):
+    import os
+    import pty
+    import subprocess
+
+    from conftest import mailthread_command
+
+    assert run(["add", "muted"], b"Message-ID: <m@x>\n\nx\n", db=db).returncode == 0
+    master, slave = pty.openpty()
+    process = subprocess.run(
+        [*mailthread_command(), "list", "mute"],
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "MAILTHREAD_DB": str(db)},
+        timeout=30,
+    )
+    os.close(slave)
+    shown = os.read(master, 4096)
+    os.close(master)
+    assert process.returncode == 0, process.stderr
+    assert (
+        shown == f"no threads on mute in {db} (from $MAILTHREAD_DB); the lists: muted\r\n".encode()
+    )
