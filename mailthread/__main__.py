@@ -40,7 +40,8 @@ def stop_on_interrupt() -> None:
     def stop() -> None:
         _signal.sigwait({_signal.SIGINT})
         try:
-            os.write(2, line)
+            # On a terminal, after "^C" (or a progress bar), on a line of its own.
+            os.write(2, b"\n" + line if os.isatty(2) else line)
         except OSError:
             pass
         _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGINT})
