@@ -778,10 +778,13 @@ def explain(
         why = f"{field}{nearer}"
     if joined is not None:
         own = header is not None and hit.msgid == facts.own
-        # "it matched by its In-Reply-To <p>" only when this message names <p> too: another
-        # message may carry the same Message-ID.
-        word, by, msgid = (joined[0].split(" ", 2) + ["", ""])[:3]
-        same = own and (by not in ("In-Reply-To", "References") or msgid in facts.ids)
+        # "it matched by its In-Reply-To <p>" only when this message names <p> in that
+        # field too: another message may carry the same Message-ID.
+        _, by, msgid = (joined[0].split(" ", 2) + ["", ""])[:3]
+        same = own
+        if own and by in ("In-Reply-To", "References"):
+            _, in_reply_to, references = header.threading_ids(FACT_BYTES)
+            same = msgid in (in_reply_to if by == "In-Reply-To" else references)
         why += f"; {'it' if own else f'<{hit.msgid}>'} {joined_words(*joined, same)}"
     say(describe(thread))
     say(f"decided by <{hit.msgid}> ({hit.rule}): {why}")

@@ -415,9 +415,10 @@ def test_the_readme_start_on_a_stock_debian_as_a_new_user(tmp_path, suite):
 
 
 def test_two_installs_at_once_leave_one_working_install(tmp_path):
-    """A second ./install while one runs under the same prefix waits for nothing and
-    changes nothing: one line, exit 1 (two at once removed each other's virtualenv, and
-    one said "installed" over nothing). A lock whose owner was killed is taken over."""
+    """A second ./install while one runs under the same prefix changes nothing: one line,
+    exit 1 (two at once removed each other's virtualenv, and one said "installed" over
+    nothing). flock(1) holds the lock: the kernel frees it when its owner ends, however,
+    so a lock file left by a killed run stops nobody."""
     import time
 
     python = debian_python()
@@ -429,23 +430,62 @@ def test_two_installs_at_once_leave_one_working_install(tmp_path):
     )  # fmt: skip
     lock = home / ".local" / "lib" / ".mailthread-install.lock"
     deadline = time.monotonic() + 60
-    while not (lock / "pid").exists() and first.poll() is None and time.monotonic() < deadline:
+    while first.poll() is None and time.monotonic() < deadline:
+        if lock.exists() and subprocess.run(["flock", "-n", lock, "true"]).returncode:
+            break  # held
         time.sleep(0.01)
     second = install(REPO, home, python=python, cwd=tmp_path)
     out, err = first.communicate(timeout=600)
     assert first.returncode == 0, out + err
     assert second.returncode == 1 and second.stdout == "", second
     assert second.stderr == (
-        f"install: another ./install (process {first.pid}) is working in {home}/.local:"
+        f"install: another ./install is working in {home}/.local (it holds {lock}):"
         " wait for it to end\n"
     )
-    assert not lock.exists()
     assert_installed(home)
-    lock.mkdir()
-    (lock / "pid").write_text("999999999\n")  # no such process: a killed ./install's
-    again = install(REPO, home, python=python, cwd=tmp_path)
+    again = install(REPO, home, python=python, cwd=tmp_path)  # the lock file is still there
     assert again.returncode == 0, again.stdout + again.stderr
-    assert not lock.exists()
+
+
+def without_flock(tmp_path: Path) -> str:
+    """A PATH with every program of /usr/bin and /bin but flock (as on a system without
+    util-linux's flock: macOS, BSD)."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    for folder in (Path("/usr/bin"), Path("/bin")):
+        for program in folder.iterdir():
+            if program.name != "flock" and not (tools / program.name).exists():
+                (tools / program.name).symlink_to(program)
+    return str(tools)
+
+
+def test_without_flock_a_link_to_the_owners_pid_is_the_lock(tmp_path):
+    """Without flock(1): the lock is a symbolic link to the owner's process id, made
+    atomically; a live owner stops a second run (one line naming it), a gone one's lock is
+    taken over, and the run removes its own lock."""
+    python = debian_python()
+    home = tmp_path / "home"
+    (home / ".local" / "lib").mkdir(parents=True)
+    lock = home / ".local" / "lib" / ".mailthread-install.lock"
+    path = without_flock(tmp_path)
+    lock.symlink_to(str(os.getpid()))  # a live process holds it
+    refused = subprocess.run(
+        [REPO / "install"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env=user_env(home, PYTHON=str(python), PATH=path),
+    )  # fmt: skip
+    assert refused.returncode == 1 and refused.stderr == (
+        f"install: another ./install (process {os.getpid()}) is working in {home}/.local"
+        f" (it holds {lock}): wait for it to end\n"
+    ), refused
+    lock.unlink()
+    lock.symlink_to("999999999")  # a killed run's: no such process
+    done = subprocess.run(
+        [REPO / "install"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env=user_env(home, PYTHON=str(python), PATH=path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not lock.is_symlink() and not lock.exists()
+    assert_installed(home)
 
 
 def test_a_link_of_someone_elses_is_moved_aside_too(tmp_path):
@@ -463,3 +503,15 @@ def test_a_link_of_someone_elses_is_moved_aside_too(tmp_path):
     assert kept.is_symlink() and kept.resolve() == wrapper
     assert "moved the " in done.stdout and "mailthread.before-install" in done.stdout
     assert_installed(home)
+    # Another one of someone else's, with that name taken: a free name, nothing lost.
+    link = home / ".local" / "bin" / "mailthread"
+    link.unlink()
+    link.write_text("#!/bin/sh\necho second\n")
+    done = install(REPO, home, python=python, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert kept.is_symlink() and kept.resolve() == wrapper
+    second = home / ".local" / "bin" / "mailthread.before-install.2"
+    assert second.read_text() == "#!/bin/sh\necho second\n"
+    gone = install(REPO, home, "--uninstall", python=python, cwd=tmp_path)
+    assert f"the mailthread that was there before ./install is {kept}" in gone.stdout
+    assert f"the mailthread that was there before ./install is {second}" in gone.stdout

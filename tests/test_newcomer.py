@@ -384,6 +384,10 @@ def test_review_two_wording(db, tmp_path):
     assert said.endswith("when a message with it matched by its In-Reply-To <s0@x>"), said
     said = run(["explain"], reply, db=db).stdout.decode().splitlines()[1]
     assert said.endswith("when it matched by its In-Reply-To <s0@x>"), said
+    # Naming the parent in another field is not having matched by that field.
+    elsewhere = b"Message-ID: <s1@x>\nReferences: <s0@x>\nSubject: Else\n\nx\n"
+    said = run(["explain"], elsewhere, db=db).stdout.decode().splitlines()[1]
+    assert said.endswith("when a message with it matched by its In-Reply-To <s0@x>"), said
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "rel.refs").write_bytes(b"<i1@x> <i2@x>\n")
     imported = run(["add", "muted", "--refs-file", "rel.refs"], db=db, cwd=tmp_path / "sub")
