@@ -17,6 +17,7 @@ from mailthread.store import (
     PathError,
     Store,
     StoreError,
+    Thread,
     check_path,
     default_path,
 )
@@ -601,19 +602,40 @@ def message_facts(
     return facts, header
 
 
-def json_text(value) -> str:
+def json_text(value, indent: int | None = 2) -> str:
     """``value`` as JSON that is safe on a terminal and decodes to exactly ``value``: JSON
-    escapes C0 controls itself; DEL, C1 controls, bidi overrides and lone surrogates are
-    escaped here too (``\\u009b``), as ``printable`` would replace them."""
+    escapes C0 controls itself; DEL, C1 controls, bidi overrides and marks and lone
+    surrogates are escaped here too (``\\u009b``), as ``printable`` would replace them.
+    ``indent`` None: on one line."""
     import json
     import re
 
-    text = json.dumps(value, indent=2, ensure_ascii=False)
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
     return re.sub(
-        "[\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]",
+        "[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]",
         lambda m: f"\\u{ord(m[0]):04x}",
         text,
     )
+
+
+def write_table(rows: list[dict], delimiter: str) -> None:
+    """``rows`` as CSV (RFC 4180; or TSV, ``delimiter`` a tab) with a header row, as
+    sqlite-utils' --csv and --tsv print them: exact in a pipe, ``printable`` on a terminal."""
+    import csv
+    import io
+
+    columns = list(Thread._fields)
+    columns.remove("expires_given")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, delimiter=delimiter, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    text = out.getvalue()
+    if sys.stdout.isatty():
+        text = "\n".join(printable(line) for line in text.split("\n"))
+    # Not click.echo, which drops what looks like ANSI escapes from text going to a pipe.
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8", "replace"))  # no lone surrogates
 
 
 def describe(thread) -> str:
@@ -627,27 +649,47 @@ def describe(thread) -> str:
 @cli.command(name="list", short_help="List the recorded threads, newest activity first.")
 @click.argument("lists", nargs=-1, metavar="[LIST]...", callback=check_list)
 @click.option("--json", "as_json", is_flag=True, help="A JSON array, for scripts.")
+@click.option("--nl", "as_nl", is_flag=True, help="One JSON object a line.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+@click.option("--tsv", "as_tsv", is_flag=True, help="Tab-separated, with a header row.")
 @click.pass_obj
-def list_threads(settings: Settings, lists: tuple[str, ...], as_json: bool) -> None:
+def list_threads(
+    settings: Settings,
+    lists: tuple[str, ...],
+    as_json: bool,
+    as_nl: bool,
+    as_csv: bool,
+    as_tsv: bool,
+) -> None:
     """List the recorded threads (on LISTs), newest activity first.
 
     Activity is the last match, or when the thread was recorded if it never matched.
     --json prints an array of objects with the keys id, list, subject, ids (how many
     message ids), created, last_match (UTC, YYYY-MM-DDTHH:MM:SSZ, or null), hits and
-    expires_after (the lifetime as add --for was given it, like "1w", or null).
+    expires_after (the lifetime as add --for was given it, like "1w", or null); --nl
+    the same objects one a line, --csv and --tsv the same columns, as sqlite-utils
+    prints them (on a terminal, control characters replaced).
 
     \b
     Exit status: 0 listed (also when there is nothing to list), 1 no database
     at that path, 2 bad usage, 75 the database cannot be used now.
     """
+    if as_json + as_nl + as_csv + as_tsv > 1:
+        raise click.UsageError("give one of --json, --nl, --csv and --tsv")
     with settings.store(create=False) as store:
         threads = store.threads(lists)
-    if as_json:
+    if as_json or as_nl or as_csv or as_tsv:
         rows = [thread._asdict() for thread in threads]
         for row, thread in zip(rows, threads, strict=True):
             row["expires_after"] = lifetime_text(thread)
             del row["expires_given"]
-        click.echo(json_text(rows))
+        if as_json:
+            click.echo(json_text(rows))
+        elif as_nl:
+            for row in rows:
+                click.echo(json_text(row, indent=None))
+        else:
+            write_table(rows, "\t" if as_tsv else ",")
         return
     if not threads:
         if sys.stdout.isatty():  # a script reading the table gets no rows, as before

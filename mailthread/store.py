@@ -1325,15 +1325,20 @@ class Store:
             return {name for (name,) in self.conn.execute("SELECT DISTINCT list FROM threads")}
 
     def threads(self, lists: tuple[str, ...] = ()) -> list[Thread]:
-        """Every thread (on one of ``lists``), newest activity first."""
-        where = f"WHERE threads.list IN ({_marks(len(lists))})" if lists else ""
+        """Every thread (on one of ``lists``), newest activity first. Read with
+        sqlite-utils' ``rows_where`` (imported here: never on the match path), on this
+        connection, with neither its plugins nor its recursive-triggers pragma."""
+        from sqlite_utils import Database
+
+        table = Database(self.conn, recursive_triggers=False, execute_plugins=False)["threads"]
         with self._errors():
-            rows = self.conn.execute(
-                f"SELECT {_THREAD_COLUMNS} FROM threads {where}"
-                f" ORDER BY {_ACTIVITY} DESC, threads.id DESC",
-                lists,
-            ).fetchall()
-        return [Thread(*row) for row in rows]
+            rows = table.rows_where(
+                f"threads.list IN ({_marks(len(lists))})" if lists else None,
+                list(lists),
+                select=_THREAD_COLUMNS,
+                order_by=f"{_ACTIVITY} DESC, threads.id DESC",
+            )
+            return [Thread(*row.values()) for row in rows]
 
     def thread(self, thread_id: int) -> Thread | None:
         with self._errors():

@@ -419,3 +419,29 @@ def test_list_of_an_unknown_list_on_a_terminal_names_the_lists(db):
     assert (
         shown == f"no threads on mute in {db} (from $MAILTHREAD_DB); the lists: muted\r\n".encode()
     )
+
+
+def test_list_prints_the_formats_sqlite_utils_users_know(db):
+    """--nl, --csv and --tsv (issue 15): the --json objects, one a line, or their columns
+    with a header row; exact in a pipe, a comma, quote, tab or line break in a subject
+    included; one format at a time."""
+    import csv
+    import io
+    import json
+
+    odd = "=?utf-8?q?a=2C_=22b=22=09c?="  # a, "b"<TAB>c
+    assert run(["add", "muted"], f"Message-ID: <p@x>\nSubject: {odd}\n\nx\n".encode(), db=db)
+    assert run(["add", "watched", "--for", "1w"], b"Message-ID: <q@x>\nSubject: Q\n\nx\n", db=db)
+    whole = json.loads(run(["list", "--json"], db=db).stdout)
+    assert [row["subject"] for row in whole] == ["Q", 'a, "b" c']
+    lines = run(["list", "--nl"], db=db).stdout.decode().splitlines()
+    assert [json.loads(line) for line in lines] == whole
+    as_text = [{k: "" if v is None else str(v) for k, v in row.items()} for row in whole]
+    for flag, delimiter in (("--csv", ","), ("--tsv", "\t")):
+        out = run(["list", flag], db=db).stdout.decode()
+        assert out.startswith(delimiter.join(whole[0]) + "\n"), out
+        assert list(csv.DictReader(io.StringIO(out), delimiter=delimiter)) == as_text
+    refused = run(["list", "--csv", "--json"], db=db)
+    assert (
+        refused.returncode == 2 and b"give one of --json, --nl, --csv and --tsv" in refused.stderr
+    )

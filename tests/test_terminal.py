@@ -119,6 +119,23 @@ def test_list_json_keeps_the_exact_subject_escaped(db, terminal):
     assert json.loads(output)[0]["subject"] == STORED
 
 
+@pytest.mark.parametrize("flag", ["--nl", "--csv", "--tsv"])
+def test_list_other_formats_are_safe_on_a_terminal(db, terminal, flag):
+    """--nl escapes as --json does; --csv and --tsv are exact in a pipe (the subject
+    comes back whole) and replaced on a terminal, as the table is."""
+    assert command(["add", "muted"], db, HOSTILE)[0] == 0
+    status, output = command(["list", flag], db, terminal=terminal)
+    assert status == 0
+    if flag == "--nl":
+        assert_safe(output)
+        assert json.loads(output)["subject"] == STORED
+    elif terminal:
+        assert_safe(output)
+        assert SHOWN in output
+    else:
+        assert STORED in output
+
+
 def test_a_hostile_list_name_in_the_database_is_shown_replaced(db, terminal):
     """Only a hand-edited database holds such a name (add refuses it), but it is shown
     safely all the same; so is an error line that quotes a path."""
