@@ -165,49 +165,41 @@ def cli(ctx: click.Context, db: str | None, timeout: float) -> None:
     ctx.obj = Settings(db, timeout)
 
 
-@cli.command(short_help="Mark a message of a recorded thread (procmail filter).")
-@click.argument("lists", nargs=-1, metavar="[LIST]...")
-@click.option(
-    "--header",
-    default=filter.DEFAULT_HEADER,
-    show_default=True,
-    metavar="'NAME: VALUE'",
-    help="The line to insert on a match; {list} becomes the list's name.",
-)
-@click.option(
-    "--me",
-    multiple=True,
-    metavar="ADDRESS",
-    help="Your address (repeatable; also $MAILTHREAD_ME, blank- or comma-separated): a "
-    "message of a thread addressed to you alone, or newly to you, gets '; to-me' "
-    "after the header's value.",
-)
-@click.option(
-    "--subject-window",
-    metavar="DURATION",
-    default="30d",
-    show_default=True,
-    help="How long after a thread's last message a reply may be linked by its subject.",
-)
-@click.option("--no-subject", is_flag=True, help="Never link a reply by its subject alone.")
-@click.option(
-    "--follow-forks",
-    is_flag=True,
-    help="A reply under a new subject stays in its thread, as in mutt's thread view (also "
-    "$MAILTHREAD_FOLLOW_FORKS=1). Without it, such a fork of a thread starts a new "
-    "conversation, as in Gmail, unless the thread is on the list 'watched' or the reply "
-    "is a patch of the thread's [PATCH n/m] series.",
-)
-@click.pass_obj
-def match(
-    settings: Settings,
-    lists: tuple[str, ...],
-    header: str,
-    me: tuple[str, ...],
-    subject_window: str,
-    no_subject: bool,
-    follow_forks: bool,
-) -> None:
+class MatchCommand(click.Command):
+    """``match``, whose options only ``filter.parse_args`` parses: on the fast path, before
+    click is loaded (``__main__``), or from here when click was asked to run it. click
+    shows them (--help, the man page, completion) from ``filter.MATCH_OPTIONS``, the one
+    declaration of them."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, metavar, default, help in filter.MATCH_OPTIONS:
+            self.params.append(
+                click.Option(
+                    [name],
+                    metavar=metavar,
+                    is_flag=metavar is None,
+                    multiple=name == "--me",
+                    default=default,
+                    show_default=default is not None,
+                    expose_value=False,
+                    help=help,
+                )
+            )
+        self.params.append(
+            click.Argument(["lists"], nargs=-1, metavar="[LIST]...", expose_value=False)
+        )
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.resilient_parsing or any(arg in ctx.help_option_names for arg in args):
+            return super().parse_args(ctx, args)  # --help, and shell completion
+        ctx.args = list(args)  # for filter.parse_args, unread
+        return ctx.args
+
+
+@cli.command(cls=MatchCommand, short_help="Mark a message of a recorded thread (procmail filter).")
+@click.pass_context
+def match(ctx: click.Context) -> None:
     """Mark a message that belongs to a recorded thread (a procmail filter).
 
     Reads one message, or only its header, on stdin and writes it to stdout. It belongs to
@@ -241,10 +233,8 @@ def match(
       :0 fhW
       | mailthread match
     """
-    argv = ["--timeout", str(settings.timeout), "match", *lists, "--header", header]
-    argv += [f"--me={address}" for address in me]
-    argv += ["--no-subject"] if no_subject else [f"--subject-window={subject_window}"]
-    argv += ["--follow-forks"] if follow_forks else []
+    settings = ctx.find_object(Settings)
+    argv = ["--timeout", str(settings.timeout), "match", *ctx.args]
     if settings.db:
         argv[:0] = ["--db", settings.db]
     sys.exit(filter.main(argv))

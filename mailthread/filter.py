@@ -46,8 +46,43 @@ class UsageError(Exception):
 # reply may be linked by its subject alone (None: never); follow_forks: a reply under a new
 # subject stays in its thread (--follow-forks, $MAILTHREAD_FOLLOW_FORKS=1; Store.decide).
 MatchArgs = namedtuple("MatchArgs", "db timeout lists header me window follow_forks")
-_MATCH_OPTIONS = ("--header", "--me", "--subject-window")
-_FLAGS = ("--no-subject", "--follow-forks")
+# match's own options, declared here once: (name, metavar -- None for a flag --, default as
+# --help shows it, help). parse_args reads them, on the fast path that runs before click is
+# loaded; click's `match` command shows them (--help, the man page, completion) from here.
+MATCH_OPTIONS = (
+    (
+        "--header",
+        "'NAME: VALUE'",
+        DEFAULT_HEADER,
+        "The line to insert on a match; {list} becomes the list's name.",
+    ),
+    (
+        "--me",
+        "ADDRESS",
+        None,
+        "Your address (repeatable; also $MAILTHREAD_ME, blank- or comma-separated): a "
+        "message of a thread addressed to you alone, or newly to you, gets '; to-me' "
+        "after the header's value.",
+    ),
+    (
+        "--subject-window",
+        "DURATION",
+        f"{SUBJECT_WINDOW // 86400}d",
+        "How long after a thread's last message a reply may be linked by its subject.",
+    ),
+    ("--no-subject", None, None, "Never link a reply by its subject alone."),
+    (
+        "--follow-forks",
+        None,
+        None,
+        "A reply under a new subject stays in its thread, as in mutt's thread view (also "
+        "$MAILTHREAD_FOLLOW_FORKS=1). Without it, such a fork of a thread starts a new "
+        "conversation, as in Gmail, unless the thread is on the list 'watched' or the reply "
+        "is a patch of the thread's [PATCH n/m] series.",
+    ),
+)
+_MATCH_OPTIONS = tuple(name for name, metavar, _, _ in MATCH_OPTIONS if metavar)
+_FLAGS = tuple(name for name, metavar, _, _ in MATCH_OPTIONS if not metavar)
 _UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
 # SQLite's date functions stop at year 0, and its integers at 2**63 - 1: a century is
 # "for good" for a mail thread, and keeps every date the store computes in range.

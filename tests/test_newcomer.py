@@ -445,3 +445,39 @@ def test_list_prints_the_formats_sqlite_utils_users_know(db):
     assert (
         refused.returncode == 2 and b"give one of --json, --nl, --csv and --tsv" in refused.stderr
     )
+
+
+def test_match_options_are_declared_once_for_both_parsers(db):
+    """filter.MATCH_OPTIONS is the one declaration of match's options (issue 15): click's
+    match shows exactly those (with --db and --timeout), completion offers them, and when
+    click runs match it hands the arguments, unread, to the same parser as the fast path:
+    the same output and status for the same arguments."""
+    import io
+
+    from click.testing import CliRunner
+
+    from mailthread import cli, filter
+
+    names = [name for name, *_ in filter.MATCH_OPTIONS]
+    command = cli.cli.commands["match"]
+    options = [p.opts[0] for p in command.params if isinstance(p, cli.click.Option)]
+    assert options == [*names, "--db", "--timeout"]
+    shown = run(["match", "--help"]).stdout.decode()
+    for name, metavar, _, help in filter.MATCH_OPTIONS:
+        assert (f"{name} {metavar}" if metavar else name) in shown
+        assert " ".join(help.split()[:4]) in " ".join(shown.split())
+    assert run(["add", "muted"], b"Message-ID: <p@x>\nSubject: P\n\nx\n", db=db).returncode == 0
+    reply = b"Message-ID: <r@x>\nIn-Reply-To: <p@x>\nSubject: Re: P\n\nx\n"
+    for argv in (
+        ["match"],
+        ["match", "muted", "--header", "X-Seen: {list}"],
+        ["match", "watched"],
+        ["match", "--me=me@x", "--no-subject", "--follow-forks"],
+        ["match", "--subject-window", "nonsense"],
+        ["match", "--bogus"],
+        ["match", "--", "muted"],
+    ):
+        out, err = io.BytesIO(), io.StringIO()
+        fast = filter.run(argv, io.BytesIO(reply), out, err, {"MAILTHREAD_DB": str(db)})
+        clicked = CliRunner().invoke(cli.cli, ["--db", str(db), *argv], input=reply)
+        assert (clicked.exit_code, clicked.stdout_bytes) == (fast, out.getvalue()), argv
