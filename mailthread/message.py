@@ -62,7 +62,7 @@ class Header:
     message, else LF (the one line end procmail's ``$`` knows).
     """
 
-    __slots__ = ("_fields", "end", "eol", "kind", "raw", "start")
+    __slots__ = ("_fields", "_threading", "end", "eol", "kind", "raw", "start")
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
@@ -99,6 +99,9 @@ class Header:
         self.kind = kind
         self.eol = b"\r\n" if kind == "crlf" else b"\n"
         self._fields: list[tuple[bytes, int, int, int]] | None = None
+        # threading_ids for each bound, read once: match's lookup and what it records of
+        # the hit (the field that named the parent) both need them.
+        self._threading: dict = {}
 
     def fields(self) -> list[tuple[bytes, int, int, int]]:
         """(lower-case name, where the field starts, where its value starts, where its
@@ -146,7 +149,15 @@ class Header:
         first id is the message's own and its parent's, and the last of References, which
         ends with the nearest ancestors (RFC 5322 3.6.4). In all, not in each field: a
         message of 15 Message-ID fields of 64 KiB each made one bound per field cost a
-        second and a half."""
+        second and a half. Read once for each ``bound``; the lists returned are the
+        caller's to change."""
+        read = self._threading.get(bound)
+        if read is None:
+            read = self._threading[bound] = self._read_threading_ids(bound)
+        own, parents, references = read
+        return own[:], parents[:], references[:]
+
+    def _read_threading_ids(self, bound: int | None) -> tuple[list[str], list[str], list[str]]:
         own: list[str] = []
         parents: list[str] = []
         references: list[str] = []

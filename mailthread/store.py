@@ -591,8 +591,13 @@ class Store:
         """The first of ``hits`` (in order of preference) that the message is no fork of;
         else the first, as a fork (``_fork``)."""
         mine = _message_topics(facts)  # once, for all of them
-        decided = [self._fork(facts, hit, follow_forks, mine) for hit in hits]
-        return next((hit for hit in decided if hit.rule != "fork"), decided[0])
+        first = None
+        for hit in hits:  # each a query: none after the one that decides
+            decided = self._fork(facts, hit, follow_forks, mine)
+            if decided.rule != "fork":
+                return decided
+            first = first or decided
+        return first
 
     def _holders(self, ids: list[str]) -> list[Hit]:
         """For each live thread holding one of ``ids``, the nearest id it holds: nearest
