@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-from mailthread.message import Header, is_msgid, parse_ids
+from mailthread.message import Header, is_msgid, parse_ids, without_ids
 from mailthread.store import topics_of
 
 
@@ -278,10 +278,7 @@ class Conversations:
                 self.facts.append(facts)
             return
         if self.digests.intersection(facts.parents):
-            facts = facts._replace(
-                parents=[msgid for msgid in facts.parents if msgid not in self.digests],
-                ids=[msgid for msgid in facts.ids if msgid not in self.digests],
-            )
+            facts = without_ids(facts, self.digests)
         if not facts.ids:
             self.skipped["no ids"] += 1
             return

@@ -31,6 +31,17 @@ Facts = namedtuple(
     defaults=(None, False),
 )
 
+
+def without_ids(facts: Facts, dropped) -> Facts:
+    """``facts`` with the ids of ``dropped`` (a set) taken out of its parents and ids: the
+    Message-IDs of list digests, which a reply names without belonging to their many
+    conversations."""
+    return facts._replace(
+        parents=[msgid for msgid in facts.parents if msgid not in dropped],
+        ids=[msgid for msgid in facts.ids if msgid not in dropped],
+    )
+
+
 # The most of one field that Header.facts() and Header.subject() read (bytes). RFC 5322 2.1.1
 # allows 998 bytes a line, and real fields are far shorter (in ../shared/corpus the longest
 # References has 1,023 bytes, the most ids 18, the longest field 3,845 bytes); 64 KiB of

@@ -24,7 +24,7 @@ try:
 except ImportError:  # pragma: no cover - an interpreter without it
     import sqlite3
 
-from mailthread.message import is_msgid, topic_keys
+from mailthread.message import is_msgid, topic_keys, without_ids
 
 DEFAULT_TIMEOUT = 10.0
 # Below this much free space, a failure to write is told with the free space beside it.
@@ -663,12 +663,7 @@ class Store:
                     parents,
                 )
             }
-        if not digests:
-            return facts
-        return facts._replace(
-            parents=[msgid for msgid in facts.parents if msgid not in digests],
-            ids=[msgid for msgid in facts.ids if msgid not in digests],
-        )
+        return without_ids(facts, digests) if digests else facts
 
     def _convs(self, keys: list[str]) -> dict[str, int]:
         """key -> conversation, for the keys the index knows."""
