@@ -549,11 +549,7 @@ def read_stdin(lists: tuple[str, ...] = ()) -> bytes:
     terminal, a LIST argument that names a file is taken for a message given as an argument
     (a usage error that says to use ``< FILE``), and one stderr line says what is awaited."""
     stdin = filter.standard_streams()[0]
-    try:
-        terminal = stdin is not None and os.isatty(stdin.fileno())
-    except (OSError, ValueError, AttributeError):  # closed, or no file at all
-        terminal = False
-    if terminal:
+    if filter.on_a_terminal(stdin):
         command = click.get_current_context().command_path
         for name in lists:
             if os.path.isfile(name):
@@ -561,11 +557,7 @@ def read_stdin(lists: tuple[str, ...] = ()) -> bytes:
                     f"LIST {printable(name)!r} is a file: the message comes on stdin"
                     f" ({command} ... < {printable(name)})"
                 )
-        click.echo(
-            f"mailthread: reading one message on stdin, to the end (Ctrl-D);"
-            f" a file: {command} ... < FILE",
-            err=True,
-        )
+        click.echo(f"mailthread: {filter.reading_notice(command)}", err=True)
     return stdin.read()
 
 
@@ -666,8 +658,11 @@ def list_threads(
     """
     if as_json + as_nl + as_csv + as_tsv > 1:
         raise click.UsageError("give one of --json, --nl, --csv and --tsv")
+    terminal = sys.stdout.isatty()
     with settings.store(create=False) as store:
         threads = store.threads(lists)
+        # An empty listing on a terminal names the lists there are.
+        names = sorted(store.list_names()) if terminal and lists and not threads else []
     if as_json or as_nl or as_csv or as_tsv:
         rows = [thread._asdict() for thread in threads]
         for row, thread in zip(rows, threads, strict=True):
@@ -682,11 +677,9 @@ def list_threads(
             write_table(rows, "\t" if as_tsv else ",")
         return
     if not threads:
-        if sys.stdout.isatty():  # a script reading the table gets no rows, as before
+        if terminal:  # a script reading the table gets no rows, as before
             on = f" on {', '.join(lists)}" if lists else ""
-            with settings.store(create=False) as store:
-                names = sorted(store.list_names())
-            known = f"; the lists: {', '.join(names)}" if lists and names else ""
+            known = f"; the lists: {', '.join(names)}" if names else ""
             say(f"no threads{on} in {settings.path} ({settings.source}){known}")
         return
 
@@ -810,14 +803,8 @@ def explain(
         why = f"{field}{nearer}"
     if joined is not None:
         own = header is not None and hit.msgid == facts.own
-        # "it matched by its In-Reply-To <p>" only when this message names <p> in that
-        # field too: another message may carry the same Message-ID.
-        _, by, msgid = (joined[0].split(" ", 2) + ["", ""])[:3]
-        same = own
-        if own and by in ("In-Reply-To", "References"):
-            _, in_reply_to, references = header.threading_ids(FACT_BYTES)
-            same = msgid in (in_reply_to if by == "In-Reply-To" else references)
-        why += f"; {'it' if own else f'<{hit.msgid}>'} {joined_words(*joined, same)}"
+        words = joined_words(*joined, header if own else None)
+        why += f"; {'it' if own else f'<{hit.msgid}>'} {words}"
     say(describe(thread))
     say(f"decided by <{hit.msgid}> ({hit.rule}): {why}")
 
@@ -833,14 +820,20 @@ _LINKED_BY = {
 }
 
 
-def joined_words(how: str, joined: str, own: bool) -> str:
+def joined_words(how: str, joined: str, header: Header | None) -> str:
     """How an id joined its thread (``Store.joined``), as explain says it: "was learned
-    2026-11-30 15:07 UTC when it matched by its In-Reply-To <p@host>" (``own``: the message
-    explained is the one that matched; else "when a message with it matched")."""
+    2026-11-30 15:07 UTC when it matched by its In-Reply-To <p@host>". ``header``: that of
+    the message explained, when the id is its own Message-ID; "it matched" only when it
+    names <p@host> in that field too (another message may carry the same Message-ID),
+    else "a message with it matched"."""
     when = f"{joined[:10]} {joined[11:16]} UTC" if joined else "at an unknown time"
     word, _, rest = how.partition(" ")
     if word == "match":
         by, _, msgid = rest.partition(" ")
+        own = header is not None
+        if own and by in ("In-Reply-To", "References"):
+            _, in_reply_to, references = header.threading_ids(FACT_BYTES)
+            own = msgid in (in_reply_to if by == "In-Reply-To" else references)
         message = "it" if own else "a message with it"
         return f"was learned {when} when {message} matched by {_LINKED_BY.get(by, by)} <{msgid}>"
     if word == "import":

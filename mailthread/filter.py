@@ -357,14 +357,19 @@ def run(argv: list[str], stdin: BufferedIOBase, stdout: BufferedIOBase, stderr, 
     return status
 
 
-_FILE_HINT = "a file: mailthread match ... < FILE"
-
-
-def _on_a_terminal(stdin) -> bool:
+def on_a_terminal(stdin) -> bool:
+    """Whether ``stdin`` (a stream, or None when closed) is a terminal, where a command
+    reading a message says what it waits for (``reading_notice``)."""
     try:
         return os.isatty(stdin.fileno())
     except (OSError, ValueError, AttributeError):  # closed, or no file at all
         return False
+
+
+def reading_notice(command: str) -> str:
+    """What ``command`` (``mailthread match``, ``mailthread add``...) reading a terminal
+    says it waits for."""
+    return f"reading one message on stdin, to the end (Ctrl-D); a file: {command} ... < FILE"
 
 
 def _file_named(argv: list[str]) -> str | None:
@@ -503,12 +508,12 @@ def main(argv: list[str]) -> int:
     stdin, stdout = standard_streams()
     guarded = _Guarded(stdin, stdout)
     stderr = _PrintableText(sys.stderr) if sys.stderr is not None else None
-    if _on_a_terminal(stdin):
+    if on_a_terminal(stdin):
         file = _file_named(argv)
         if file is not None:
             complain(stderr, f"{file}; nothing read")
             return EX_TEMPFAIL
-        complain(stderr, f"reading one message on stdin, to the end (Ctrl-D); {_FILE_HINT}")
+        complain(stderr, reading_notice("mailthread match"))
     handlers = {signum: _signal.signal(signum, guarded.stop) for signum in _STOP_SIGNALS}
     try:
         status = run(argv, guarded, guarded, stderr, os.environ)
