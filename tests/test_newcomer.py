@@ -224,26 +224,38 @@ def test_ctrl_c_on_a_command_reading_a_terminal_says_so(db):
     )
 
 
-def test_list_on_a_terminal_says_when_there_is_nothing(db):
-    assert run(["match"], b"Message-ID: <m@x>\n\nx\n", db=db).returncode == 0
+def shown_on_a_terminal(args, db) -> tuple[int, bytes, bytes]:
+    """Run mailthread with a pseudo-terminal as stdout: (status, what the terminal shows,
+    stderr)."""
     import os
     import pty
     import subprocess
 
-    from conftest import mailthread_command
+    from conftest import drain_terminal, mailthread_command
 
     master, slave = pty.openpty()
-    process = subprocess.run(
-        [*mailthread_command(), "list", "muted"],
-        stdout=slave,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "MAILTHREAD_DB": str(db)},
-        timeout=30,
-    )
-    os.close(slave)
-    shown = os.read(master, 4096)
-    os.close(master)
-    assert process.returncode == 0, process.stderr
+    try:
+        process = subprocess.run(
+            [*mailthread_command(), *args],
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "MAILTHREAD_DB": str(db)},
+            timeout=30,
+        )
+        os.close(slave)
+        slave = -1
+        shown = drain_terminal(master)
+    finally:
+        os.close(master)
+        if slave != -1:
+            os.close(slave)
+    return process.returncode, shown, process.stderr
+
+
+def test_list_on_a_terminal_says_when_there_is_nothing(db):
+    assert run(["match"], b"Message-ID: <m@x>\n\nx\n", db=db).returncode == 0
+    status, shown, stderr = shown_on_a_terminal(["list", "muted"], db)
+    assert status == 0, stderr
     assert shown == f"no threads on muted in {db} (from $MAILTHREAD_DB)\r\n".encode()
     assert run(["list"], db=db).stdout == b""  # not on a terminal: no rows, no words
 
@@ -397,25 +409,9 @@ def test_review_two_wording(db, tmp_path):
 
 
 def test_list_of_an_unknown_list_on_a_terminal_names_the_lists(db):
-    import os
-    import pty
-    import subprocess
-
-    from conftest import mailthread_command
-
     assert run(["add", "muted"], b"Message-ID: <m@x>\n\nx\n", db=db).returncode == 0
-    master, slave = pty.openpty()
-    process = subprocess.run(
-        [*mailthread_command(), "list", "mute"],
-        stdout=slave,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "MAILTHREAD_DB": str(db)},
-        timeout=30,
-    )
-    os.close(slave)
-    shown = os.read(master, 4096)
-    os.close(master)
-    assert process.returncode == 0, process.stderr
+    status, shown, stderr = shown_on_a_terminal(["list", "mute"], db)
+    assert status == 0, stderr
     assert (
         shown == f"no threads on mute in {db} (from $MAILTHREAD_DB); the lists: muted\r\n".encode()
     )

@@ -163,16 +163,24 @@ def test_add_tens_of_thousands_of_ids(store):
 # -- schema migrations ------------------------------------------------------------------------
 
 
-def test_version_1_database_is_migrated_keeping_its_threads(db):
+def database_at(db, version: int) -> sqlite3.Connection:
+    """A database as a mailthread of schema ``version`` made it, open for the test's rows
+    (the test commits and closes it)."""
     from mailthread.store import MIGRATIONS
 
     db.parent.mkdir()
     conn = sqlite3.connect(db)
-    for statement in MIGRATIONS[0]:
-        conn.execute(statement)
+    for step in MIGRATIONS[:version]:
+        for statement in step:
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {version}")
+    return conn
+
+
+def test_version_1_database_is_migrated_keeping_its_threads(db):
+    conn = database_at(db, 1)
     conn.execute("INSERT INTO threads VALUES (7, 'muted', 's', '2026-01-01T00:00:00Z', NULL, 3)")
     conn.execute("INSERT INTO ids VALUES ('a@x', 7)")
-    conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
     store = Store.open(str(db))
@@ -187,19 +195,12 @@ def test_version_1_database_is_migrated_keeping_its_threads(db):
 def test_version_5_database_keeps_its_ids_and_learns_how_new_ones_join(db):
     """Schema 6 keeps how and when each id joined its thread, for `explain`; the ids of a
     version 5 database keep their threads, their origin unknown."""
-    from mailthread.store import MIGRATIONS
-
-    db.parent.mkdir()
-    conn = sqlite3.connect(db)
-    for step in MIGRATIONS[:5]:
-        for statement in step:
-            conn.execute(statement)
+    conn = database_at(db, 5)
     conn.execute(
         "INSERT INTO threads (id, list, subject, created, hits) VALUES"
         " (3, 'muted', 'Plans', '2026-01-01T00:00:00Z', 0)"
     )
     conn.execute("INSERT INTO ids VALUES ('p@x', 3)")
-    conn.execute("PRAGMA user_version = 5")
     conn.commit()
     conn.close()
     store = Store.open(str(db))
@@ -327,13 +328,7 @@ def test_thread_numbers_are_never_reused(store):
 def test_version_3_database_is_migrated_keeping_every_row(db):
     import time
 
-    from mailthread.store import MIGRATIONS
-
-    db.parent.mkdir()
-    conn = sqlite3.connect(db)
-    for step in MIGRATIONS[:3]:
-        for statement in step:
-            conn.execute(statement)
+    conn = database_at(db, 3)
     threads = [
         (2, "muted", "two", "2026-01-01T00:00:00Z", None, 0, None, 0),
         (5, "watched", None, "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", 4, 86400, 1),
@@ -342,7 +337,6 @@ def test_version_3_database_is_migrated_keeping_every_row(db):
     conn.executemany("INSERT INTO ids VALUES (?, ?)", [("a@x", 2), ("b@x", 2), ("c@x", 5)])
     seen = [("a@x", 1, 1700000000, 11, 1), ("b@x", 1, 253402300799, 12, None)]  # year 9999
     conn.executemany("INSERT INTO seen VALUES (?, ?, ?, ?, ?)", seen)
-    conn.execute("PRAGMA user_version = 3")
     conn.commit()
     conn.close()
     store = Store.open(str(db))
