@@ -35,7 +35,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from mailthread.store import MIGRATIONS, SCHEMA_VERSION, Store  # noqa: E402
+from mailthread.schema import MIGRATIONS, SCHEMA_VERSION  # noqa: E402
+from mailthread.store import Store  # noqa: E402
 
 ROOT = "root@bench.example.com"
 _ROWS = 200_000

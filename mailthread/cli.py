@@ -10,17 +10,11 @@ from contextlib import contextmanager
 import click
 
 from mailthread import __version__, filter
+from mailthread.database import DEFAULT_TIMEOUT, PathError, StoreError, check_path, default_path
 from mailthread.filter import printable
 from mailthread.message import FACT_BYTES, Facts, Header, is_msgid, typed_id
-from mailthread.store import (
-    DEFAULT_TIMEOUT,
-    PathError,
-    Store,
-    StoreError,
-    Thread,
-    check_path,
-    default_path,
-)
+from mailthread.store import Store
+from mailthread.threads import Thread
 
 EX_TEMPFAIL = 75
 
@@ -758,7 +752,7 @@ def explain(
             " and nothing else links it to a thread"
         )
         sys.exit(1)
-    if lists and hit.list not in lists:  # a weaker rule is not tried: see Store.lookup
+    if lists and hit.list not in lists:  # a weaker rule is not tried: see Matcher.lookup
         say(describe(thread))
         say(
             f"in no thread on {', '.join(lists)}: decided by <{hit.msgid}> ({hit.rule}),"

@@ -19,16 +19,9 @@ import sys
 from collections import namedtuple
 from io import BufferedIOBase  # already loaded by the interpreter, unlike typing
 
+from mailthread.database import DEFAULT_TIMEOUT, PathError, StoreError, check_path, default_path
+from mailthread.linking import SUBJECT_WINDOW, Matcher
 from mailthread.message import FACT_BYTES, Header, field_name
-from mailthread.store import (
-    DEFAULT_TIMEOUT,
-    SUBJECT_WINDOW,
-    PathError,
-    Store,
-    StoreError,
-    check_path,
-    default_path,
-)
 
 EX_OK = 0
 EX_TEMPFAIL = 75
@@ -44,7 +37,7 @@ class UsageError(Exception):
 
 # me: the user's addresses (lower-cased); window: how long after a thread's last message a
 # reply may be linked by its subject alone (None: never); follow_forks: a reply under a new
-# subject stays in its thread (--follow-forks, $MAILTHREAD_FOLLOW_FORKS=1; Store.decide).
+# subject stays in its thread (--follow-forks, $MAILTHREAD_FOLLOW_FORKS=1; Matcher.decide).
 MatchArgs = namedtuple("MatchArgs", "db timeout lists header me window follow_forks")
 # match's own options, declared here once: (name, metavar -- None for a flag --, default as
 # --help shows it, help). parse_args reads them, on the fast path that runs before click is
@@ -246,7 +239,7 @@ def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
         # wait for the disk on every mail.
         path = args.db or default_path(environ)
         # One write transaction: what is recorded follows from what was looked up.
-        with Store.open(path, args.timeout, durable=False) as store, store.delivery():
+        with Matcher.open(path, args.timeout, durable=False) as store, store.delivery():
             facts = store.without_digests(facts)
             hit = store.lookup(facts, args.lists, args.window, args.follow_forks)
             to_me = mine = None

@@ -12,8 +12,8 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
+from mailthread.linking import topics_of
 from mailthread.message import Header, is_msgid, parse_ids, without_ids
-from mailthread.store import topics_of
 
 
 class SourceError(Exception):
@@ -228,7 +228,7 @@ class Conversations:
 
     def add(self, ids: list[str], subject: str | None = None, topics=()) -> None:
         """One message's ids (or one refs line): they all belong together. ``topics``:
-        the message's (``store.topics_of``)."""
+        the message's (``linking.topics_of``)."""
         self._count += 1
         root_of, members = self._root_of, self._members
         roots = {root_of[msgid] for msgid in ids if msgid in root_of}

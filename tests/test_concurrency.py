@@ -12,7 +12,9 @@ from contextlib import contextmanager
 import pytest
 from conftest import mailthread_command, marked, message
 
-from mailthread.store import SCHEMA_VERSION, Store, StoreError
+from mailthread.database import StoreError
+from mailthread.schema import SCHEMA_VERSION
+from mailthread.store import Store
 
 
 def test_parallel_match_and_add_lose_nothing(db):
@@ -201,7 +203,9 @@ def test_match_looks_up_and_records_in_one_transaction(db, monkeypatch):
 
     reply = message("reply@x", in_reply_to="parent@x")
     parent = Header(message("parent@x")).facts()
-    lookup = Store.lookup
+    from mailthread.linking import Matcher  # what match opens
+
+    lookup = Matcher.lookup
     waiting = []
 
     def add_parent():
@@ -217,10 +221,10 @@ def test_match_looks_up_and_records_in_one_transaction(db, monkeypatch):
             waiting.append(True)
         return hit
 
-    monkeypatch.setattr(Store, "lookup", lookup_then_add)
+    monkeypatch.setattr(Matcher, "lookup", lookup_then_add)
     args = mt_filter.parse_args(["--db", str(db), "match"], {})
     assert b"".join(mt_filter.filter_message(reply, args, {})) == reply
-    monkeypatch.setattr(Store, "lookup", lookup)
+    monkeypatch.setattr(Matcher, "lookup", lookup)
     if waiting:
         add_parent()  # its turn, after the delivery
     with opened(db) as store:
@@ -267,7 +271,7 @@ def test_expire_deletes_in_short_batches_and_lets_deliveries_in_between(db):
         rest = list(expiring)
         assert [first.id] + [t.id for t in rest] == list(range(1, count + 1))
         assert len(store.conn.per_transaction) > 1
-        from mailthread.store import EXPIRE_BATCH
+        from mailthread.database import EXPIRE_BATCH
 
         assert max(store.conn.per_transaction) <= EXPIRE_BATCH
         assert sum(store.conn.per_transaction) == count
@@ -300,7 +304,7 @@ def test_expire_index_deletes_in_short_batches(db):
         assert store.expire_index(365 * 86400) == count
         store.conn = store.conn_
         assert len(sizes) > 1 and sum(sizes) == count
-        from mailthread.store import EXPIRE_BATCH
+        from mailthread.database import EXPIRE_BATCH
 
         assert max(sizes) <= EXPIRE_BATCH
         assert store.conn.execute("SELECT msgid FROM seen").fetchall() == [("recent@x",)]

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from conftest import HERE, run
 
-from mailthread.store import SCHEMA_VERSION
+from mailthread.schema import SCHEMA_VERSION
 
 DOC = (HERE.parent / "docs" / "schema.md").read_text()
 

@@ -21,8 +21,8 @@ from click.testing import CliRunner
 from conftest import forks_setting, message, run
 
 import mailthread
-from mailthread import cli, filter
-from mailthread import store as store_module
+from mailthread import cli, database, filter
+from mailthread.store import Store
 
 PACKAGE = Path(mailthread.__file__).parent
 REPLY = message("reply@x", in_reply_to="parent@x", references=["parent@x"], subject="Re: Help")
@@ -59,7 +59,7 @@ def test_match_creates_a_private_database_whatever_the_umask(db, permissive_umas
     assert match(["match"], REPLY, db)[0] == 0
     assert (mode(db), mode(db.parent)) == (0o600, 0o700)
     # SQLite gives its -wal and -shm files the database's mode: private too.
-    reader = store_module.Store.open(str(db))
+    reader = Store.open(str(db))
     try:
         reader.conn.execute("SELECT count(*) FROM threads").fetchone()
         assert invoke(["--db", db, "add", "muted"], REPLY).exit_code == 0
@@ -87,7 +87,7 @@ SPAWNING_CALLS |= {"execle", "execlpe", "fork", "forkpty", "startfile"}
 def test_no_source_file_can_spawn_a_shell():
     found = []
     sources = sorted(PACKAGE.glob("*.py"))
-    assert {"filter.py", "cli.py", "store.py"} <= {path.name for path in sources}
+    assert {"filter.py", "cli.py", "store.py", "database.py"} <= {path.name for path in sources}
     for path in sources:
         text = path.read_text()
         if "shell=True" in text.replace(" ", ""):
@@ -243,7 +243,7 @@ def test_list_name_with_a_line_break_is_a_usage_error(db, bad):
 @pytest.mark.parametrize("header", ["X-Mailthread: {list}", "X-Other: [{list}]"])
 def test_hand_edited_list_name_with_a_line_break_is_never_inserted(db, name, header):
     assert invoke(["--db", db, "add", "muted"], message("parent@x")).exit_code == 0
-    conn = store_module.sqlite3.connect(str(db))
+    conn = database.sqlite3.connect(str(db))
     conn.execute("UPDATE threads SET list = ?", (name,))
     conn.commit()
     conn.close()
@@ -284,7 +284,7 @@ def hostile_message(own: str, parents: list[str]) -> bytes:
 def statements(monkeypatch):
     """Every (SQL text, parameters) mailthread runs, through any connection it opens."""
     recorded: list[tuple[str, list]] = []
-    sqlite = store_module.sqlite3
+    sqlite = database.sqlite3
 
     class RecordingCursor(sqlite.Cursor):
         def execute(self, sql, parameters=()):
@@ -344,7 +344,7 @@ def test_hostile_values_are_only_ever_bound_parameters(db, tmp_path, statements)
     raw = hostile_message(reply, [root])
     assert match(["match"], raw, db) == (0, b"X-Mailthread: muted\n" + raw, "")
     # A hand-edited list name comes back from the database, into the header and the listing.
-    conn = store_module.sqlite3.connect(str(db))
+    conn = database.sqlite3.connect(str(db))
     conn.execute("UPDATE threads SET list = ? WHERE subthread = 0", (HOSTILE_LIST,))
     conn.commit()
     conn.close()
@@ -376,7 +376,7 @@ def test_hostile_values_are_only_ever_bound_parameters(db, tmp_path, statements)
     assert {*HOSTILE_IDS, subthread, typed, HOSTILE_SUBJECT} <= bound
 
     # The database still works, and holds the values exactly.
-    conn = store_module.sqlite3.connect(str(db))
+    conn = database.sqlite3.connect(str(db))
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
     assert {"threads", "ids", "seen"} <= tables

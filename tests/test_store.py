@@ -5,8 +5,10 @@ import stat
 
 import pytest
 
+from mailthread.database import StoreError, default_path
 from mailthread.message import Facts
-from mailthread.store import SCHEMA_VERSION, Store, StoreError, default_path
+from mailthread.schema import SCHEMA_VERSION
+from mailthread.store import Store
 
 
 @pytest.fixture
@@ -166,7 +168,7 @@ def test_add_tens_of_thousands_of_ids(store):
 def database_at(db, version: int) -> sqlite3.Connection:
     """A database as a mailthread of schema ``version`` made it, open for the test's rows
     (the test commits and closes it)."""
-    from mailthread.store import MIGRATIONS
+    from mailthread.schema import MIGRATIONS
 
     db.parent.mkdir()
     conn = sqlite3.connect(db)

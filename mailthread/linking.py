@@ -1,0 +1,441 @@
+"""The linking rules: which thread a message belongs to (``Matcher.decide``, the rules in
+their order of strength, read top to bottom), and what a delivery teaches the store
+(``Matcher.record``). ``match``, ``explain`` and ``remove`` all decide here.
+
+``Matcher`` is the part of the store the per-mail ``match`` opens: it never loads the
+management side (``threads``, ``store``).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+from mailthread.database import _chunks, _marks
+from mailthread.index import _BOUND, MessageIndex, _bound, _index_date, _keys
+from mailthread.message import topic_keys
+from mailthread.schema import _LAPSED, _NOW
+
+# (namedtuple, not typing.NamedTuple: importing typing costs the per-mail path ~7 ms.)
+# msgid: the stored id that linked the message to the thread; rule: how it was linked --
+# "id" (one of its own ids is in the thread), "index" (the message index links one of its
+# ids to the thread), "thread-index" (Outlook's conversation key does) or "subject"; or
+# "fork": one of the first three links it, but under a new subject (``Matcher.decide``), and
+# forks of that thread are not followed -- it belongs to no thread.
+# followed: a fork that matched only because its thread is on FOLLOWED_LIST; matching it
+# teaches that thread nothing (its id stays free for a thread of its own: ``add``).
+Hit = namedtuple("Hit", "msgid thread list rule followed", defaults=(False,))
+# How long after a thread's last message a reply that only its subject links still counts.
+SUBJECT_WINDOW = 30 * 86400
+# Forks of threads on this list are followed unless ``follow_forks`` says otherwise: a
+# watcher wants the branches of a conversation, and watched mail is delivered anyway.
+FOLLOWED_LIST = "watched"
+
+
+def topics_of(facts) -> set[str]:
+    """The topics a message (``message.Facts``) gives a thread recorded from it: "t" and
+    the hash of its subject's topic (of "" when it has no Subject: a reply that gives it one
+    is a fork), "p" and its patch series when it has one."""
+    return subject_topics("" if facts.text is None else facts.text)
+
+
+def subject_topics(text: str | None) -> set[str]:
+    """The topics of a decoded subject (``message.topic_keys``), as ``threads.topics``
+    holds them. None (a thread recorded without one: a refs file) gives no topics --
+    unknown, not empty."""
+    topic, series = topic_keys(text)
+    if topic is None:
+        return set()
+    return {f"t{topic}"} if series is None else {f"t{topic}", f"p{series}"}
+
+
+def _message_topics(facts) -> tuple[str, str | None] | None:
+    """A message's (``message.Facts``) topic and patch series as ``topics`` tokens, or None
+    without a Subject field (no topic: no fork)."""
+    topic, series = topic_keys(facts.text)
+    if topic is None:
+        return None
+    return f"t{topic}", None if series is None else f"p{series}"
+
+
+def _forks(mine: tuple[str, str | None], topics: set[str]) -> bool:
+    """Whether a message of ``mine`` (``_message_topics``) is a fork of a thread of
+    ``topics``: they are known, its topic is none of them, and it is no patch of their
+    series. (A patch of the series is followed whatever its title, but its title never
+    becomes a topic: a stranger's "[PATCH 1/2] <your topic>" naming one of your messages
+    would otherwise make your conversation a topic of the muted series.)"""
+    topic, series = mine
+    return bool(topics) and topic not in topics and series not in topics
+
+
+def _topics(stored: str | None, subject: str | None) -> set[str]:
+    """A thread's topics from its row: the ``topics`` column, or for a thread recorded
+    before schema 5 (NULL), those of its stored subject."""
+    return set(stored.split()) if stored is not None else subject_topics(subject)
+
+
+def _topics_text(topics: set[str] | None) -> str:
+    """The ``topics`` column for a set of topics ("" when none is known)."""
+    return " ".join(sorted(topics or ()))
+
+
+class Matcher(MessageIndex):
+    """The store as ``match`` uses it: the linking rules, and recording a delivery."""
+
+    # The linking rules, their order of strength and when each stops the weaker ones:
+    # ``decide``. Lists given to ``match`` filter its answer (``lookup``), nothing more.
+
+    def find(self, ids: list[str], lists: tuple[str, ...] = ()) -> Hit | None:
+        """The thread of the first id in ``ids`` that is stored (on one of ``lists``)."""
+        list_filter = f" AND threads.list IN ({_marks(len(lists))})" if lists else ""
+        with self._errors():
+            for chunk in _chunks(ids):
+                rows = self.conn.execute(
+                    "SELECT ids.msgid, threads.id, threads.list FROM ids"
+                    " JOIN threads ON threads.id = ids.thread"
+                    f" WHERE ids.msgid IN ({_marks(len(chunk))}){list_filter}"
+                    f" AND NOT {_LAPSED}",
+                    [*chunk, *lists],
+                ).fetchall()
+                if rows:
+                    found = {row[0]: row for row in rows}
+                    for msgid in chunk:
+                        if msgid in found:
+                            return Hit(*found[msgid], "id")
+        return None
+
+    def lookup(
+        self,
+        facts,
+        lists: tuple[str, ...] = (),
+        window: int | None = SUBJECT_WINDOW,
+        follow_forks: bool = False,
+    ) -> Hit | None:
+        """The thread of a message (``message.Facts``) as ``decide`` finds it, if it is on
+        one of ``lists`` (any list when none is given). A message whose thread is on another
+        list is on none of them: no weaker rule, nor a farther id, is tried for it; nor for
+        a fork that is not followed."""
+        hit = self.decide(facts, window, follow_forks)
+        if hit is None or hit.rule == "fork" or (lists and hit.list not in lists):
+            return None
+        return hit
+
+    def decide(
+        self, facts, window: int | None = SUBJECT_WINDOW, follow_forks: bool = False
+    ) -> Hit | None:
+        """The one thread a message (``message.Facts``) belongs to, on whatever list, or
+        None; ``Hit.rule`` names the rule that decided. The rules, strongest first: the
+        first that finds a live thread (that the message is no fork of: see below)
+        decides, and no weaker rule, nor a farther id, is tried after it.
+
+        1. ``id``: the nearest of its ids (``facts.ids``: Message-ID, In-Reply-To, then
+           References last to first) that a thread holds. The only rule that finds a
+           sub-thread (``add --subthread``).
+        2. ``index``: the conversations the message index holds its ids in (its message
+           ids, and those bound to its subject): the newest whole thread holding an id of
+           one of them.
+        3. ``thread-index``: the conversation of its Outlook Thread-Index key, the same way.
+           Tried also when rule 2 found conversations in no thread: recording the message
+           joins them to the key's (docs/threat-model.md, "Claimed ids", known limit).
+        4. ``subject``, with a ``window`` (seconds): the one conversation of its normalised
+           reply subject dated within the window (``_subject_conv``), the same way. Never
+           for a message without a reply prefix; stopped when the index holds one of its
+           parents in another conversation (rule 2 linked it there, thread or none), and
+           when two conversations fit.
+
+        A fork -- a message that a rule links to a thread whose topics its subject's is
+        none of (``_fork``) -- starts a new conversation, as in Gmail. Each rule tries its
+        threads in order (nearest id, newest thread) for one the message is no fork of, and
+        the first such thread, by any rule, decides; when there is none, the first thread
+        found decides as a fork: its Hit has rule "fork". Unless ``follow_forks`` (mutt's
+        thread view), or the thread is on the list "watched".
+
+        A list digest (``message.is_digest_subject``, or Content-Type multipart/digest)
+        belongs to no thread; pass a reply through ``without_digests`` first, so that it
+        links by its own subject, not through the digest's id.
+
+        A thread whose own lifetime has passed (``add --for``) counts as none. ``match``,
+        ``explain`` and ``remove`` all decide here; what ``record`` teaches follows the
+        same decision."""
+        if facts.digest:
+            return None  # many conversations in one message: it belongs to none
+        # One read transaction: a delivery that renumbers a conversation meanwhile cannot
+        # show one statement the old numbers and the next the new ones.
+        with self._errors(), self._snapshot():
+            # Each rule tries its threads in order, and the first one the message is no
+            # fork of decides; a fork is the answer only when no rule finds a thread of
+            # its topic (muting a fork too must not unmute the replies that go back to the
+            # old subject; muting a fork must catch its replies that name only ids of the
+            # thread it forked).
+            fork = None
+            # 1. id: the nearest id a thread holds.
+            hits = self._holders(facts.ids)
+            if hits:
+                hit = self._first_not_forked(facts, hits, follow_forks)
+                if hit.rule != "fork":
+                    return hit
+                fork = hit
+            # 2. index, 3. thread-index: the conversations its keys are in. Recording the
+            # message joins them, so the key's conversation counts as well -- after the
+            # conversations of its ids.
+            keys = _keys(facts)
+            convs = self._convs(keys + _bound(facts, keys))
+            if convs:
+                by_ids = {conv for key, conv in convs.items() if "thread-index:" not in key}
+                rows = self._threads_of_convs(convs.values(), by_ids)
+                if rows:
+                    hits = [
+                        Hit(msgid, thread, list_name, "index" if conv in by_ids else "thread-index")
+                        for msgid, thread, list_name, conv in rows
+                    ]
+                    hit = self._first_not_forked(facts, hits, follow_forks)
+                    if hit.rule != "fork":
+                        return hit
+                    fork = fork or hit
+            # 4. subject: only for a reply that nothing above links (see _subject_conv).
+            if window is None:
+                return fork
+            conv = self._subject_conv(facts, window)
+            rows = [] if conv is None else self._threads_of_convs([conv])
+            if not rows:
+                return fork
+            # The conversation may be another topic's thread, holding the one this subject
+            # names as a fork of it.
+            hits = [Hit(row[0], row[1], row[2], "subject") for row in rows]
+            hit = self._first_not_forked(facts, hits, follow_forks)
+            return hit if hit.rule != "fork" else fork or hit
+
+    def _first_not_forked(self, facts, hits: list[Hit], follow_forks: bool) -> Hit:
+        """The first of ``hits`` (in order of preference) that the message is no fork of;
+        else the first, as a fork (``_fork``)."""
+        mine = _message_topics(facts)  # once, for all of them
+        first = None
+        for hit in hits:  # each a query: none after the one that decides
+            decided = self._fork(facts, hit, follow_forks, mine)
+            if decided.rule != "fork":
+                return decided
+            first = first or decided
+        return first
+
+    def _holders(self, ids: list[str]) -> list[Hit]:
+        """For each live thread holding one of ``ids``, the nearest id it holds: nearest
+        first (``find`` for all of them)."""
+        found: dict[str, tuple] = {}
+        with self._errors():
+            for chunk in _chunks(ids):
+                for row in self.conn.execute(
+                    "SELECT ids.msgid, threads.id, threads.list FROM ids"
+                    " JOIN threads ON threads.id = ids.thread"
+                    f" WHERE ids.msgid IN ({_marks(len(chunk))}) AND NOT {_LAPSED}",
+                    chunk,
+                ):
+                    found[row[0]] = row
+        hits, seen = [], set()
+        for msgid in ids:
+            row = found.get(msgid)
+            if row is not None and row[1] not in seen:
+                seen.add(row[1])
+                hits.append(Hit(*row, "id"))
+        return hits
+
+    def _fork(self, facts, hit: Hit, follow_forks: bool, mine) -> Hit:
+        """``hit``, with rule "fork" when the message is a fork of its thread that is not
+        followed.
+
+        A thread's topics are those of the messages it was recorded from (``add``, an
+        import: ``topics_of``). A message is a fork when its topic is none of them, and it
+        is no patch of their series: so its place in the conversation does not matter (a
+        reply under the old subject to a fork is no fork; a reply to the fork under the
+        fork's subject is). Not a fork: a message whose own Message-ID the thread holds
+        (no reply), a reply to a thread whose topics are unknown (a refs-file import), a
+        message without a Subject field (it says nothing of its topic). An empty subject is
+        the empty topic: a fork of a thread with a subject, and the reverse (a thread
+        recorded from a message without a Subject has the empty topic too). ``mine``: the
+        message's ``_message_topics``."""
+        if mine is None or hit.msgid == facts.own:
+            return hit
+        row = self.conn.execute(
+            "SELECT topics, subject FROM threads WHERE id = ?", (hit.thread,)
+        ).fetchone()
+        if not _forks(mine, _topics(*row) if row is not None else set()):
+            return hit
+        if follow_forks:
+            return hit
+        if hit.list == FOLLOWED_LIST:
+            return hit._replace(followed=True)  # marked, but it joins no thread
+        return hit._replace(rule="fork")
+
+    def record(
+        self,
+        facts,
+        hit: Hit | None = None,
+        to_me: bool | None = None,
+        window: int | None = SUBJECT_WINDOW,
+        by: str | None = None,
+    ) -> None:
+        """Put a message into the index and, when it matched ``hit``, count the match and
+        add its own id to that thread -- one write transaction; ``by`` names the header
+        field that held ``hit.msgid`` ("In-Reply-To", "References"), kept with the id
+        (``joined``; default: the rule). A reply that nothing else
+        links -- no rule stronger than the subject links it to a thread, on any list --
+        joins, in the index, the conversation its subject names (see ``decide``) whether
+        or not that one is in a thread, unless ``window`` is None. What a claimed
+        id may teach: docs/threat-model.md, "Claimed ids"."""
+        with self._errors(), self._transaction():
+            learnable = self._observe(facts, hit, to_me, window)
+            if hit is not None:
+                self._learn(hit, facts.own if learnable and not hit.followed else None, by)
+
+    def _observe(
+        self,
+        facts,
+        hit: Hit | None = None,
+        to_me: bool | None = None,
+        window: int | None = None,
+    ) -> bool:
+        """Put a message into the index; whether its own id is its to teach (False when
+        the id is claimed: see docs/threat-model.md, "Claimed ids").
+
+        A message that only its subject links (or only ids that a subject linked, under
+        the same subject, or only its Outlook Thread-Index) joins that conversation with its
+        ids bound to its subject (``_bound``): they link later messages of that subject
+        only, and no conversation its ids are in already joins on the subject's word. A
+        message whose own id the index holds as a delivered message's, in a conversation
+        its other ids are not all in (another message claiming that id), leaves that entry
+        as it is. A list digest is no message of the index: its Message-ID goes into the
+        table of digests (``without_digests``) -- unless the index or a thread knows that
+        id already: a "digest" claiming a message's id must not cut that message's replies
+        from it."""
+        if facts.digest:
+            if facts.own is not None:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO digests (msgid, date) SELECT ?, ?"
+                    " WHERE NOT EXISTS (SELECT 1 FROM seen WHERE msgid = ?)"
+                    " AND NOT EXISTS (SELECT 1 FROM ids WHERE msgid = ?)",
+                    (facts.own, _index_date(facts), facts.own, facts.own),
+                )
+            return False
+        keys = _keys(facts)
+        if not keys:
+            return False
+        conn = self.conn
+        bound_keys = _bound(facts, keys)
+        found: dict[str, tuple[int, int]] = {}  # key -> (conversation, seen as a message)
+        bound = set()  # the conversations that subject-bound ids of this subject link it to
+        every = keys + bound_keys
+        for chunk in _chunks(every):
+            for key, conv, delivered in conn.execute(
+                "SELECT msgid, conv, subject IS NOT NULL OR to_me IS NOT NULL FROM seen"
+                f" WHERE msgid IN ({_marks(len(chunk))})",
+                chunk,
+            ):
+                if key.startswith(_BOUND):
+                    bound.add(conv)
+                else:
+                    found[key] = (conv, delivered)
+        by_subject = None
+        if hit is not None and hit.rule == "subject":
+            by_subject = next(iter(self._convs([hit.msgid]).values()), None)
+        else:
+            # Linked, if at all, only as a subject links: by ids that a subject linked,
+            # by its subject, or by its Outlook Thread-Index alone (a sender writes that as
+            # freely as a subject, and it vouches for as little).
+            if not found and bound:
+                by_subject = min(bound)
+            elif not found and hit is None and window is not None:
+                by_subject = self._subject_conv(facts, window)
+            elif len(found) == 1 and facts.thread_index in found:
+                by_subject = found[facts.thread_index][0]
+            # ...unless a thread holds one of its ids: the id rule links it, and a weaker
+            # one never overrides it (a hit by id, or none under a list filter).
+            if by_subject is not None and (
+                hit.rule == "id" if hit is not None else self.find(facts.ids) is not None
+            ):
+                by_subject = None
+        own = facts.own if facts.own in keys else None
+        if by_subject is not None:
+            # Linked by its subject alone: its ids follow only for the same subject, and no
+            # conversation its ids are in joins on the subject's word.
+            subject = facts.subject
+            keys, target = bound_keys, by_subject
+        elif hit is not None and hit.rule == "subject":
+            return False  # the thread's entry went meanwhile (not inside one delivery)
+        else:
+            mine = found.get(own, (None, 0))
+            if mine[1] and any(found.get(key, (None,))[0] != mine[0] for key in keys):
+                # Another message claims a delivered message's id: the rest of it counts.
+                keys = [key for key in keys if key != own]
+                found.pop(own)
+                own = None
+            # A delivered message's own entry keeps a subject (0: it had none), the mark of
+            # an id taken; the ids only named as parents keep none.
+            subject = None if own is None else (facts.subject or 0)
+            convs = {conv for conv, _ in found.values()}
+            if not convs:
+                (target,) = conn.execute("SELECT coalesce(max(conv), 0) + 1 FROM seen").fetchone()
+            elif len(convs) == 1:
+                (target,) = convs
+            else:
+                # Renumber the smaller conversations: the work is their size, never the
+                # index's.
+                sizes = {
+                    conv: conn.execute(
+                        "SELECT count(*) FROM seen WHERE conv = ?", (conv,)
+                    ).fetchone()[0]
+                    for conv in convs
+                }
+                target = max(sorted(convs), key=sizes.__getitem__)
+                others = sorted(convs - {target})
+                conn.execute(
+                    f"UPDATE seen SET conv = ? WHERE conv IN ({_marks(len(others))})",
+                    [target, *others],
+                )
+        date = _index_date(facts)
+        mark = None if own is None or to_me is None else int(to_me)
+        conn.executemany(
+            "INSERT INTO seen (msgid, conv, date, subject, to_me) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (msgid) DO UPDATE SET conv = excluded.conv,"
+            " date = max(date, excluded.date), subject = coalesce(excluded.subject, subject),"
+            " to_me = coalesce(excluded.to_me, to_me)",
+            [
+                (key, target, date, subject if i == 0 else None, mark if i == 0 else None)
+                for i, key in enumerate(keys)
+            ],
+        )
+        return own is not None and by_subject is None
+
+    def index_messages(self, messages) -> None:
+        """Put messages (``message.Facts``) into the index, in one transaction: what an
+        import read, so that later replies find their conversation (by subject too)."""
+        with self._errors(), self._transaction():
+            for facts in messages:
+                self._observe(facts)
+
+    def learn(self, hit: Hit, own_id: str | None, by: str | None = None) -> None:
+        """Count a match and add the message's own id to the thread that matched it."""
+        with self._errors(), self._transaction():
+            self._learn(hit, own_id, by)
+
+    def _learn(self, hit: Hit, own_id: str | None, by: str | None) -> None:
+        # The thread is looked up again inside the write transaction: an ``add`` running
+        # meanwhile may have merged it into another one.
+        if own_id is not None:
+            self.conn.execute(
+                f"INSERT OR IGNORE INTO ids (msgid, thread, how, joined)"
+                f" SELECT ?, thread, ?, {_NOW} FROM ids WHERE msgid = ?",
+                (own_id, f"match {by or hit.rule} {hit.msgid}", hit.msgid),
+            )
+        self.conn.execute(
+            f"UPDATE threads SET hits = hits + 1, last_match = {_NOW}"
+            " WHERE id = (SELECT thread FROM ids WHERE msgid = ?)",
+            (hit.msgid,),
+        )
+
+    def _insert_ids(self, rows, how: str) -> int:
+        """Insert the (msgid, thread) ``rows`` no thread holds yet, noting ``how`` and when
+        they joined (schema 6); how many were inserted."""
+        before = self.conn.total_changes
+        self.conn.executemany(
+            f"INSERT OR IGNORE INTO ids (msgid, thread, how, joined) VALUES (?, ?, ?, {_NOW})",
+            ((msgid, thread, how) for msgid, thread in rows),
+        )
+        return self.conn.total_changes - before
