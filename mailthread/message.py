@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from mailthread.dates import parse_date
+from mailthread.scan import Next, run_end
+
 _BLANKS = b" \t"
 # Bytes that end a bare word in a threading field.
 _WORD_END = frozenset(b' \t\r\n\x0b\x0c,;<>()"')
@@ -566,15 +569,15 @@ def _scanned_ids(value: bytes) -> tuple[list[tuple[bytes, int]], bool]:
     text = False
     n = len(value)
     kinds = value.translate(_KINDS)
-    blank, special, word_byte = _Next(kinds, b" "), _Next(kinds, b"("), _Next(kinds, b"w")
-    opening, closing = _Next(value, b"<"), _Next(value, b">")
-    quote, backslash = _Next(value, b'"'), _Next(value, b"\\")
+    blank, special, word_byte = Next(kinds, b" "), Next(kinds, b"("), Next(kinds, b"w")
+    opening, closing = Next(value, b"<"), Next(value, b">")
+    quote, backslash = Next(value, b'"'), Next(value, b"\\")
     i = 0
     while i < n:
         c = value[i]
         if c == 60:  # "<"
             # In a run of "<", all but the last are lone: the next "<" comes before any ">".
-            last_opening = _run_end(value, i, b"<") - 1
+            last_opening = run_end(value, i, b"<") - 1
             if last_opening > i and not depth:
                 last = 0  # a lone "<" separates
             i = last_opening
@@ -597,7 +600,7 @@ def _scanned_ids(value: bytes) -> tuple[list[tuple[bytes, int]], bool]:
             if not depth:
                 text = True
                 last = 2 if last == 1 and last_word.lower() == b"of" else 3
-            run = _run_end(value, i, b'"') - i
+            run = run_end(value, i, b'"') - i
             i += run - run % 2  # pairs of quotes are empty strings
             if not run % 2:
                 continue
@@ -607,7 +610,7 @@ def _scanned_ids(value: bytes) -> tuple[list[tuple[bytes, int]], bool]:
                 if escape < end:
                     # A backslash quotes the next byte (so pairs of them quote each other),
                     # but not a line end.
-                    after = _run_end(value, escape, b"\\")
+                    after = run_end(value, escape, b"\\")
                     if (after - escape) % 2 == 0:
                         i = after
                     elif after == n or value[after] == 10:
@@ -619,11 +622,11 @@ def _scanned_ids(value: bytes) -> tuple[list[tuple[bytes, int]], bool]:
                     i = end + 1
                     break
         elif c == 40:  # "("
-            end = _run_end(value, i, b"(")
+            end = run_end(value, i, b"(")
             depth += end - i
             i = end
         elif c == 41:  # ")"
-            end = _run_end(value, i, b")")
+            end = run_end(value, i, b")")
             depth = max(depth - (end - i), 0)
             i = end
         elif depth:  # inside a comment: on to the next "<", '"', "(" or ")"
@@ -686,7 +689,7 @@ def _decoded_words(value: bytes) -> bytes:
     pos = 0  # value[:pos] is done
     after_word = False
     n = len(value)
-    blanks = _Next(value.translate(_BLANKS_AS_SPACE), b" ")
+    blanks = Next(value.translate(_BLANKS_AS_SPACE), b" ")
     # Words with nothing between them are one run (RFC 2047 6.2; neomutt and email.header
     # decode `=?utf-8?q?=3C12?==?utf-8?q?34=40host=3E?=` so), standing alone as a whole.
     runs: list[list[tuple[int, int]]] = []
@@ -725,9 +728,9 @@ def encoded_words(value: bytes) -> list[tuple[int, int, str]]:
     itself, run over a value, is quadratic: 64 KiB of an unterminated ``=?a?q?xx`` took it
     5 s.)"""
     n = len(value)
-    starts, charset_ends = _Next(value, b"=?"), _Next(value, b"?")
-    text_starts, ends = _Next(value, b"?"), _Next(value, b"?=")
-    breaks = _Next(value.translate(_LINE_BREAKS_AS_LF), b"\n")
+    starts, charset_ends = Next(value, b"=?"), Next(value, b"?")
+    text_starts, ends = Next(value, b"?"), Next(value, b"?=")
+    breaks = Next(value.translate(_LINE_BREAKS_AS_LF), b"\n")
     found: list[tuple[int, int, str]] = []
     start = starts.at(0)
     while start < n:
@@ -805,36 +808,6 @@ def _unfold(value: bytes) -> bytes:
     return value.rstrip(b"\r\n").replace(b"\r\n", b"").replace(b"\n", b"").strip()
 
 
-class _Next:
-    """Where the next ``byte`` of ``data`` is. Asked for positions that never go back, it
-    searches each stretch of ``data`` once: linear time over a whole scan."""
-
-    __slots__ = ("byte", "data", "found")
-
-    def __init__(self, data, byte) -> None:
-        self.data, self.byte, self.found = data, byte, -1
-
-    def at(self, pos: int) -> int:
-        """The first position from ``pos`` on holding ``byte``; ``len(data)`` when none."""
-        if self.found < pos:
-            found = self.data.find(self.byte, pos)
-            self.found = len(self.data) if found < 0 else found
-        return self.found
-
-
-def _run_end(data, pos: int, chars=None) -> int:
-    """Where the run of ``chars`` (blanks when None) starting at ``pos`` ends: time linear
-    in the run, not in ``data`` (``data[pos:].lstrip()`` would copy the rest)."""
-    size = 64
-    while True:
-        chunk = data[pos : pos + size]
-        left = len(chunk.lstrip(chars))
-        pos += len(chunk) - left
-        if left or len(chunk) < size:
-            return pos
-        size *= 2
-
-
 def field_name(line: str) -> str:
     """The field name of a ``Name: value`` header line; ValueError when it is not one."""
     name, colon, _ = line.partition(":")
@@ -861,17 +834,6 @@ REPLY_PREFIXES = frozenset(
     + ["απ", "σχετ", "відп", "ответ", "odg", "atb", "ats", "tl", "vá", "رد", "השב", "회신"]
     + ["回复", "答复", "回覆", "答覆"]
 )
-_MONTHS = {
-    name: n
-    for n, name in enumerate(
-        (b"jan", b"feb", b"mar", b"apr", b"may", b"jun")
-        + (b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"),
-        start=1,
-    )
-}
-# RFC 5322 4.3 obsolete zone names; military letters and unknown names count as UTC.
-_ZONES = {b"ut": 0, b"utc": 0, b"gmt": 0, b"z": 0, b"edt": -4, b"est": -5, b"cdt": -5}
-_ZONES.update({b"cst": -6, b"mdt": -6, b"mst": -7, b"pdt": -7, b"pst": -8})
 
 
 def raw_text(data: bytes) -> str:
@@ -1040,14 +1002,14 @@ def normalise_subject(text: str) -> tuple[str, bool]:
     whether it had a reply prefix). "[list] Re: AW: [list] Topic" gives ("topic", True).
 
     Time linear in ``text``, however many prefixes and tags it starts with."""
-    pos = _run_end(text, 0)
+    pos = run_end(text, 0)
     reply = False
     while pos < len(text):
         if text.startswith("[", pos):
             close = text.find("]", pos)
             if close < 0:
                 break
-            pos = _run_end(text, close + 1)
+            pos = run_end(text, close + 1)
             continue
         colon = text.find(":", pos + 1, pos + 11)
         wide = text.find("\uff1a", pos + 1, pos + 11)  # "：", as Chinese mailers write it
@@ -1059,7 +1021,7 @@ def normalise_subject(text: str) -> tuple[str, bool]:
         if word.rstrip().casefold() not in REPLY_PREFIXES:  # "Re [2]:" too
             break
         reply = True
-        pos = _run_end(text, colon + 1)
+        pos = run_end(text, colon + 1)
     return " ".join(text[pos:].casefold().split()), reply
 
 
@@ -1235,7 +1197,7 @@ def patch_series(text: str) -> int | None:
     prefixes and other tags may come before it ("Re: [PATCH 2/3] x"). The rule of
     bench/replay.py's topic truth (``topic_of``): the cover letter, its patches and their
     review are one series. Time linear in ``text``."""
-    pos = _run_end(text, 0)
+    pos = run_end(text, 0)
     while pos < len(text):
         if text.startswith("[", pos):
             close = text.find("]", pos)
@@ -1244,7 +1206,7 @@ def patch_series(text: str) -> int | None:
             series = _series_tag(text[pos + 1 : close])
             if series is not None:
                 return series
-            pos = _run_end(text, close + 1)
+            pos = run_end(text, close + 1)
             continue
         colon = text.find(":", pos + 1, pos + 11)
         word = text[pos:colon].rstrip() if colon > 0 else ""
@@ -1252,7 +1214,7 @@ def patch_series(text: str) -> int | None:
             word = word.split(counter, 1)[0]
         if word.casefold() not in REPLY_PREFIXES and word.casefold() not in ("fw", "fwd"):
             return None
-        pos = _run_end(text, colon + 1)
+        pos = run_end(text, colon + 1)
     return None
 
 
@@ -1283,56 +1245,6 @@ def subject_hash(normalised: str) -> int:
     # decode_words never gives lone surrogates; should any come, hash them, do not fail.
     digest = blake2b(normalised.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
-
-
-def parse_date(value: bytes) -> int | None:
-    """Seconds since the epoch of an RFC 5322 date (obsolete forms included), or None.
-
-    Total: any bytes give a number or None; a year outside 1900-9999 gives None."""
-    day = month = year = clock = offset = None
-    for word in value.replace(b",", b" ").split():
-        lower = word.lower().strip(b"()")
-        if month is None and lower[:3] in _MONTHS and lower.isalpha():
-            month = _MONTHS[lower[:3]]
-        elif clock is None and b":" in word:
-            if word.count(b":") > 2:  # before split: 10 MB of "1:" are 5 million parts
-                return None
-            parts = word.split(b":")
-            if not all(part.isdigit() for part in parts):
-                return None
-            clock = [_number(part) for part in parts] + [0] * (3 - len(parts))
-        elif word[:1] in (b"+", b"-") and len(word) == 5 and word[1:].isdigit() and clock:
-            minutes = int(word[1:3]) * 60 + int(word[3:5])
-            offset = minutes * 60 if word[:1] == b"+" else -minutes * 60
-        elif word.isdigit():
-            if day is None and len(word) <= 2:
-                day = int(word)
-            elif year is None:
-                year = _number(word)
-        elif offset is None and lower in _ZONES:  # "+0800 (CST)": the number decides
-            offset = _ZONES[lower] * 3600
-    if day is None or month is None or year is None or clock is None:
-        return None
-    if year < 100:
-        year += 2000 if year < 50 else 1900
-    hour, minute, second = clock
-    if not (1 <= day <= 31 and 1900 <= year <= 9999 and hour < 24 and minute < 60):
-        return None
-    # Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-    y = year - (month <= 2)
-    era = y // 400
-    year_of_era = y - era * 400
-    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    days = era * 146097 + day_of_era - 719468
-    return days * 86400 + hour * 3600 + minute * 60 + min(second, 60) - (offset or 0)
-
-
-def _number(digits: bytes) -> int:
-    """The value of ASCII digits; 10**9 for any value above that, which no field of a
-    date may have (int() refuses more than 4,300 digits)."""
-    digits = digits.lstrip(b"0")
-    return int(digits or b"0") if len(digits) <= 9 else 10**9
 
 
 def addresses(values: list[bytes]) -> set[str]:

@@ -35,6 +35,8 @@ ALLOWED = {
     "mailthread.__main__",
     "mailthread.filter",
     "mailthread.message",
+    "mailthread.dates",
+    "mailthread.scan",
     "mailthread.store",
     "__future__",
     "_sqlite3",  # the C module: the only part of sqlite3 the store needs
@@ -53,6 +55,7 @@ ALLOWED = {
     "types",
 }
 REQUIRED = {"mailthread.filter", "mailthread.message", "mailthread.store", "_sqlite3"}
+REQUIRED |= {"mailthread.dates", "mailthread.scan"}
 # Named, for a clear message; the allowlist already keeps them out.
 NEVER = {"click", "sqlite_utils", "mailthread.cli", "mailthread.importer", "email", "re", "enum"}
 NEVER |= {"typing", "hashlib", "json", "argparse", "subprocess", "locale", "mailbox", "pathlib"}

@@ -364,14 +364,14 @@ def test_a_punycode_word_is_not_decoded():
     ],
 )
 def test_absurd_numbers_in_a_date_give_no_date(date):
-    from mailthread.message import parse_date
+    from mailthread.dates import parse_date
 
     assert parse_date(date) is None
     assert Header(b"Date: " + date + b"\nMessage-ID: <a@b>\n\n").facts().date is None
 
 
 def test_dates_with_leading_zeros_still_parse_and_huge_seconds_count_as_60():
-    from mailthread.message import parse_date
+    from mailthread.dates import parse_date
 
     assert parse_date(b"01 Jan 02024 010:00:00 +0000") == 1704103200
     assert parse_date(b"1 Jan 2024 10:00:" + b"9" * 5000) == 1704103200 + 60
