@@ -24,7 +24,8 @@ try:
 except ImportError:  # pragma: no cover - an interpreter without it
     import sqlite3
 
-from mailthread.message import is_msgid, topic_keys, without_ids
+from mailthread.message import is_msgid, without_ids
+from mailthread.subject import topic_keys
 
 DEFAULT_TIMEOUT = 10.0
 # Below this much free space, a failure to write is told with the free space beside it.

@@ -37,6 +37,8 @@ ALLOWED = {
     "mailthread.message",
     "mailthread.dates",
     "mailthread.scan",
+    "mailthread.encoded_words",
+    "mailthread.subject",
     "mailthread.store",
     "__future__",
     "_sqlite3",  # the C module: the only part of sqlite3 the store needs
@@ -55,7 +57,12 @@ ALLOWED = {
     "types",
 }
 REQUIRED = {"mailthread.filter", "mailthread.message", "mailthread.store", "_sqlite3"}
-REQUIRED |= {"mailthread.dates", "mailthread.scan"}
+REQUIRED |= {
+    "mailthread.dates",
+    "mailthread.scan",
+    "mailthread.encoded_words",
+    "mailthread.subject",
+}
 # Named, for a clear message; the allowlist already keeps them out.
 NEVER = {"click", "sqlite_utils", "mailthread.cli", "mailthread.importer", "email", "re", "enum"}
 NEVER |= {"typing", "hashlib", "json", "argparse", "subprocess", "locale", "mailbox", "pathlib"}
