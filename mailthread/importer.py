@@ -12,7 +12,8 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-from mailthread.message import Header, is_msgid, parse_ids, without_ids
+from mailthread.message import Header, without_ids
+from mailthread.msgid import is_msgid, parse_ids
 from mailthread.store import topics_of
 
 

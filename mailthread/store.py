@@ -24,7 +24,8 @@ try:
 except ImportError:  # pragma: no cover - an interpreter without it
     import sqlite3
 
-from mailthread.message import is_msgid, without_ids
+from mailthread.message import without_ids
+from mailthread.msgid import is_msgid
 from mailthread.subject import topic_keys
 
 DEFAULT_TIMEOUT = 10.0

@@ -39,6 +39,7 @@ ALLOWED = {
     "mailthread.scan",
     "mailthread.encoded_words",
     "mailthread.subject",
+    "mailthread.msgid",
     "mailthread.store",
     "__future__",
     "_sqlite3",  # the C module: the only part of sqlite3 the store needs
@@ -62,6 +63,7 @@ REQUIRED |= {
     "mailthread.scan",
     "mailthread.encoded_words",
     "mailthread.subject",
+    "mailthread.msgid",
 }
 # Named, for a clear message; the allowlist already keeps them out.
 NEVER = {"click", "sqlite_utils", "mailthread.cli", "mailthread.importer", "email", "re", "enum"}

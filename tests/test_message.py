@@ -7,7 +7,8 @@ from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailthread.message import Header, field_name, parse_ids
+from mailthread.message import Header, field_name
+from mailthread.msgid import parse_ids
 
 
 def ids(raw: bytes) -> list[str]:
