@@ -26,7 +26,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from match_vs_baseline import time_commands  # noqa: E402
 
-from mailthread.message import FACT_BYTES, decode_words  # noqa: E402
+from mailthread.encoded_words import decode_words  # noqa: E402
+from mailthread.message import FACT_BYTES  # noqa: E402
 
 HEAD = b"From: a@example.com\nTo: me@example.com\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n"
 ROOT = HEAD + b"Subject: caf\xc3\xa9 cr\xc3\xa8me\nMessage-ID: <root@example.com>\n\nhi\n"

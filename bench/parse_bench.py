@@ -47,10 +47,10 @@ def forms(size: int) -> dict[str, bytes]:
         "subject =?utf-7?b": fill(b"Subject: Re: ", b"=?utf-7?q?+2AA-?= "),
         "subject =?punycode?q": fill(b"Subject: Re: =?punycode?q?", b"a", b"?="),
         "subject folded": fill(b"Subject: Re: ", b"\n x"),
-        # Raw 8-bit bytes that are no UTF-8: each read as Windows-1252 (message.raw_text).
+        # Raw 8-bit bytes that are no UTF-8: each read as Windows-1252 (encoded_words.raw_text).
         "subject raw latin-1": fill(b"Subject: Re: ", b"\xe9"),
         "subject raw mixed": fill(b"Subject: Re: ", b"\xc3\xa9\xe9"),
-        # Issue 13's topics (message.subject_topic); a Subject over 64 KiB counts as none,
+        # Issue 13's topics (subject.subject_topic); a Subject over 64 KiB counts as none,
         # so run these with --mb 0.06.
         "subject (was nested": b"Subject: x "
         + b"(was " * (size // 12)

@@ -59,7 +59,7 @@ view shows them. "topic" is conversations as a reader (and Gmail's Mute) sees th
 the same rules but three changes:
 
 - an id or Thread-Index key joins two messages only while their normalised subjects agree.
-  The subjects are read with mailthread's own code (mailthread.message.decode_words, then
+  The subjects are read with mailthread's own code (mailthread.encoded_words.decode_words, then
   normalise_subject: RFC 2047 decoded, reply prefixes and leading [tags] removed, blanks
   collapsed, casefolded), so that a difference in case, blanks, encoding, list tag or
   reply prefix is cosmetic and any other is a new topic (punctuation and a trailing
@@ -443,18 +443,20 @@ _COSMETIC = re.compile(r"\s*\[[^\]]*\]\s*$|[^\w]+")
 
 def topic_of(message: Message) -> Topic:
     """The topic truth's reading of ``message``'s Subject: RFC 2047 words decoded by
-    ``mailthread.message.decode_words``, reply prefixes, leading [tags], blanks and case
-    removed by ``mailthread.message.normalise_subject`` (the tool's own normalisation, so
+    ``mailthread.encoded_words.decode_words``, reply prefixes, leading [tags], blanks and case
+    removed by ``mailthread.subject.normalise_subject`` (the tool's own normalisation, so
     the truth and the tool never disagree on what a subject is); then a trailing
     "(was: ...)" / "[was ...]" dropped, so that the replies to a renamed message, with or
     without the suffix, are one topic. A "[PATCH ...]" tag with "n/m" in it (RFC PATCH,
     PATCHv2, PATCH v2, PATCH net-next... included) among the leading tags gives the series'
     identity, (version, m): v1 unless the tag says "vN"."""
     try:
-        from mailthread.message import decode_words, normalise_subject
+        from mailthread.encoded_words import decode_words
+        from mailthread.subject import normalise_subject
     except ImportError:  # not installed: this checkout's
         sys.path.append(str(HERE.parent))
-        from mailthread.message import decode_words, normalise_subject
+        from mailthread.encoded_words import decode_words
+        from mailthread.subject import normalise_subject
 
     text = decode_words(message.raw_subject.encode("utf-8"))
     normalised, reply = normalise_subject(text)

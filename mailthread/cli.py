@@ -12,7 +12,8 @@ import click
 from mailthread import __version__, filter
 from mailthread.database import DEFAULT_TIMEOUT, PathError, StoreError, check_path, default_path
 from mailthread.filter import printable
-from mailthread.message import FACT_BYTES, Facts, Header, is_msgid, typed_id
+from mailthread.message import FACT_BYTES, Facts, Header
+from mailthread.msgid import is_msgid, typed_id
 from mailthread.store import Store
 from mailthread.threads import Thread
 

@@ -13,7 +13,8 @@ from collections import Counter
 from collections.abc import Iterator
 
 from mailthread.linking import topics_of
-from mailthread.message import Header, is_msgid, parse_ids, without_ids
+from mailthread.message import Header, without_ids
+from mailthread.msgid import is_msgid, parse_ids
 
 
 class SourceError(Exception):

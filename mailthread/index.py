@@ -7,7 +7,8 @@ what a delivery writes there is ``linking.Matcher._observe``.
 from __future__ import annotations
 
 from mailthread.database import EXPIRE_BATCH, Database, _chunks, _marks
-from mailthread.message import is_msgid, without_ids
+from mailthread.message import without_ids
+from mailthread.msgid import is_msgid
 from mailthread.schema import _LAPSED
 
 # The ids of a message that only its subject links to a conversation go into the index as
@@ -43,7 +44,7 @@ def _index_date(facts) -> int:
     return date
 
 
-# Every id handed to the store is a message id (``message.is_msgid``): ``Header.facts``,
+# Every id handed to the store is a message id (``msgid.is_msgid``): ``Header.facts``,
 # ``cli.message_facts`` and the refs-file import drop `<yes>` and its kind where ids are
 # read, so the store looks up and records what it is given; only ids read back from an
 # older database are filtered (``_members``).

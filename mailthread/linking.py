@@ -12,8 +12,8 @@ from collections import namedtuple
 
 from mailthread.database import _chunks, _marks
 from mailthread.index import _BOUND, MessageIndex, _bound, _index_date, _keys
-from mailthread.message import topic_keys
 from mailthread.schema import _LAPSED, _NOW
+from mailthread.subject import topic_keys
 
 # (namedtuple, not typing.NamedTuple: importing typing costs the per-mail path ~7 ms.)
 # msgid: the stored id that linked the message to the thread; rule: how it was linked --
@@ -39,7 +39,7 @@ def topics_of(facts) -> set[str]:
 
 
 def subject_topics(text: str | None) -> set[str]:
-    """The topics of a decoded subject (``message.topic_keys``), as ``threads.topics``
+    """The topics of a decoded subject (``subject.topic_keys``), as ``threads.topics``
     holds them. None (a thread recorded without one: a refs file) gives no topics --
     unknown, not empty."""
     topic, series = topic_keys(text)
@@ -149,7 +149,7 @@ class Matcher(MessageIndex):
         found decides as a fork: its Hit has rule "fork". Unless ``follow_forks`` (mutt's
         thread view), or the thread is on the list "watched".
 
-        A list digest (``message.is_digest_subject``, or Content-Type multipart/digest)
+        A list digest (``subject.is_digest_subject``, or Content-Type multipart/digest)
         belongs to no thread; pass a reply through ``without_digests`` first, so that it
         links by its own subject, not through the digest's id.
 

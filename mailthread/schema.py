@@ -59,8 +59,8 @@ MIGRATIONS: list[list[str]] = [
         " WHERE date > CAST(strftime('%s', 'now') AS INTEGER) + 86400 OR date < 631152000",
     ],
     # 5: a thread's topics (``_topics``): what a reply linked to it must be under not to
-    # be a fork -- "t" and the hash of a subject's topic (message.subject_topic), "p" and
-    # a patch series (message.patch_series), blank-separated. NULL: read them off the
+    # be a fork -- "t" and the hash of a subject's topic (subject.subject_topic), "p" and
+    # a patch series (subject.patch_series), blank-separated. NULL: read them off the
     # thread's subject (threads recorded before). And the Message-IDs of the list digests
     # `match` saw, with their Date (seconds since the epoch): a reply naming one links by
     # its own subject, not through the digest (``without_digests``).

@@ -28,7 +28,7 @@ from mailthread.linking import (
     subject_topics,
     topics_of,
 )
-from mailthread.message import is_msgid
+from mailthread.msgid import is_msgid
 from mailthread.schema import _NOW
 from mailthread.threads import Threads
 
@@ -318,7 +318,7 @@ class Store(Threads):
         back to the enclosing thread through the index. The sub-thread itself is found by
         its ids only (rule 1), never through the index: the message's siblings share its
         conversation and must keep the enclosing thread's list. ValueError when ``own_id``
-        is no message id (``message.is_msgid``)."""
+        is no message id (``msgid.is_msgid``)."""
         if not is_msgid(own_id):
             raise ValueError(f"not a message id: {own_id!r}")
         conn = self.conn

@@ -16,7 +16,8 @@ import pytest
 from conftest import CORPUS, mailthread_command, marked
 from test_corpus import corpus_messages
 
-from mailthread.message import Header, is_msgid
+from mailthread.message import Header
+from mailthread.msgid import is_msgid
 from mailthread.store import Store
 
 BASELINE = CORPUS.parent / "baseline" / "match-thread.sh"

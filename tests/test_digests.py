@@ -7,7 +7,7 @@ import pytest
 from conftest import run
 from test_conversations import deliver, mail, mute, rule
 
-from mailthread.message import is_digest_subject, normalise_subject
+from mailthread.subject import is_digest_subject, normalise_subject
 
 TOPIC = mail("topic@x", "Printer on fire", 0)
 OTHER = mail("other@x", "Kernel panics at boot", 0)

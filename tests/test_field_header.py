@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, run
 
-from mailthread.message import FACT_BYTES, Header, decode_words
+from mailthread.encoded_words import decode_words
+from mailthread.message import FACT_BYTES, Header
 
 FIELD = FIXTURES / "field"
 

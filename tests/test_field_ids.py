@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailthread import filter
-from mailthread.message import Header, parse_ids, reply_ids, typed_id
+from mailthread.message import Header
+from mailthread.msgid import parse_ids, reply_ids, typed_id
 
 FIELD = FIXTURES / "field"
 

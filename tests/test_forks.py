@@ -2,7 +2,7 @@
 of the thread's topics, starts a new conversation for muting, as Gmail's Mute does. A
 thread's topics are those of the messages it was recorded from (``add``, an import); a
 message's topic is its subject
-without what is cosmetic (message.subject_topic: case, blanks, encoding, reply prefixes,
+without what is cosmetic (subject.subject_topic: case, blanks, encoding, reply prefixes,
 list tags, trailing [tags], punctuation, a "(was: ...)" suffix). Not a fork: a patch of the
 thread's series, forks that are followed (--follow-forks, $MAILTHREAD_FOLLOW_FORKS=1: mutt's
 thread view), any reply to a watched thread."""

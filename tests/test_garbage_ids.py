@@ -10,7 +10,7 @@ import pytest
 from conftest import FIXTURES, run
 from test_conversations import deliver, mail, mute, rule
 
-from mailthread.message import is_msgid
+from mailthread.msgid import is_msgid
 
 CIFS = (FIXTURES / "yes-cifs-series.eml").read_bytes()  # In-Reply-To: <yes>
 NOTMUCH = (FIXTURES / "yes-notmuch-series.eml").read_bytes()  # the same <yes>, unrelated

@@ -7,7 +7,8 @@ from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailthread.message import Header, field_name, parse_ids
+from mailthread.message import Header, field_name
+from mailthread.msgid import parse_ids
 
 
 def ids(raw: bytes) -> list[str]:
@@ -322,7 +323,8 @@ def every_codec_name() -> list[str]:
     "payload", [b"+2AA-", b"=5Cud800", b"=5CU0010ffff", b"=D8=00", b"=00=D8=00", b"=FF=FE=00"]
 )
 def test_an_encoded_word_in_every_codec_decodes_to_valid_text(payload):
-    from mailthread.message import decode_words, normalise_subject, subject_hash
+    from mailthread.encoded_words import decode_words
+    from mailthread.subject import normalise_subject, subject_hash
 
     for name in every_codec_name():
         for word in (b"=?%s?q?%s?=" % (name.encode(), payload), b"=?%s?b?2AA=?=" % name.encode()):
@@ -335,7 +337,7 @@ def test_an_encoded_word_in_every_codec_decodes_to_valid_text(payload):
 
 
 def test_encoded_words_that_decode_to_lone_surrogates_are_kept_as_written():
-    from mailthread.message import decode_words
+    from mailthread.encoded_words import decode_words
 
     assert decode_words(b"Re: =?utf-7?q?+2AA-?=") == "Re: =?utf-7?q?+2AA-?="
     assert decode_words(b"=?unicode-escape?q?=5Cud800?=") == "=?unicode-escape?q?=5Cud800?="
@@ -347,7 +349,7 @@ def test_encoded_words_that_decode_to_lone_surrogates_are_kept_as_written():
 
 def test_a_punycode_word_is_not_decoded():
     # Python's punycode decoder takes time cubic in its input: 400 KB took 53 s.
-    from mailthread.message import decode_words
+    from mailthread.encoded_words import decode_words
 
     word = b"=?punycode?q?" + b"abcdefghij" * 40_000 + b"?="
     assert decode_words(word) == word.decode()
@@ -364,14 +366,14 @@ def test_a_punycode_word_is_not_decoded():
     ],
 )
 def test_absurd_numbers_in_a_date_give_no_date(date):
-    from mailthread.message import parse_date
+    from mailthread.dates import parse_date
 
     assert parse_date(date) is None
     assert Header(b"Date: " + date + b"\nMessage-ID: <a@b>\n\n").facts().date is None
 
 
 def test_dates_with_leading_zeros_still_parse_and_huge_seconds_count_as_60():
-    from mailthread.message import parse_date
+    from mailthread.dates import parse_date
 
     assert parse_date(b"01 Jan 02024 010:00:00 +0000") == 1704103200
     assert parse_date(b"1 Jan 2024 10:00:" + b"9" * 5000) == 1704103200 + 60
@@ -413,7 +415,7 @@ def test_parse_ids_of_a_megabyte(value, expected):
     ],
 )
 def test_normalise_subject_of_a_megabyte(subject, expected):
-    from mailthread.message import normalise_subject
+    from mailthread.subject import normalise_subject
 
     assert normalise_subject(subject) == expected
 
@@ -509,7 +511,7 @@ def test_fields_are_read_whole_up_to_fact_bytes_and_not_at_all_beyond():
     [b"=?a?q?xx" * (MB // 8), b"=?a?q?x " * (MB // 8), b"=?utf-8?q?" + b"a" * MB, b"=?" * MB],
 )
 def test_encoded_word_lookalikes_of_a_megabyte(value):
-    from mailthread.message import decode_words, encoded_words
+    from mailthread.encoded_words import decode_words, encoded_words
 
     assert encoded_words(value) == []
     assert decode_words(value) == value.decode()
@@ -519,7 +521,7 @@ def test_encoded_word_lookalikes_of_a_megabyte(value):
 def test_encoded_words_are_those_email_header_finds():
     from email.header import ecre
 
-    from mailthread.message import encoded_words
+    from mailthread.encoded_words import encoded_words
 
     for value in [
         b"=?utf-8?q?a?= =?UTF-8?B?w4E=?=x=?a?q?b c?=",

@@ -387,7 +387,8 @@ def index_dates(store):
 def test_index_dates_outside_the_window_count_as_now(store, date, kept):
     import time
 
-    from mailthread.message import Header, parse_date
+    from mailthread.dates import parse_date
+    from mailthread.message import Header
 
     raw = f"Subject: Re: x\nDate: {date}\nMessage-ID: <m@x>\nIn-Reply-To: <p@x>\n\n".encode()
     before = int(time.time())
