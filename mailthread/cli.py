@@ -12,12 +12,21 @@ import click
 from mailthread import __version__, filter
 from mailthread.filter import printable
 from mailthread.message import FACT_BYTES, Facts, Header, is_msgid, typed_id
+from mailthread.output import (
+    describe,
+    format_duration,
+    json_text,
+    none_recorded,
+    plural,
+    thread_rows,
+    thread_table,
+    write_table,
+)
 from mailthread.store import (
     DEFAULT_TIMEOUT,
     PathError,
     Store,
     StoreError,
-    Thread,
     check_path,
     default_path,
 )
@@ -297,26 +306,6 @@ def name_lifetime(store, threads, lifetime: int | None) -> None:
         store.name_lifetime([t for t in threads if t is not None], lifetime, given)
 
 
-def lifetime_text(thread) -> str | None:
-    """A thread's own lifetime as it was given ("1w"), or in days or hours; None: none."""
-    given = thread.expires_given
-    try:
-        if given and thread.expires_after == filter.parse_duration(given):
-            return given
-    except filter.UsageError:  # a hand-edited database
-        pass
-    return format_duration(thread.expires_after)
-
-
-def format_duration(seconds: int | None) -> str | None:
-    if seconds is None:
-        return None
-    for unit, size in (("d", 86400), ("h", 3600)):  # "12w" reads back as "84d": days count
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
 @cli.command(short_help="Record the thread of a message on LIST (muted, watched).")
 @click.argument("list_name", metavar="LIST", callback=check_list)
 @click.argument("more_mailboxes", nargs=-1, metavar="[PATH]...", type=click.Path())
@@ -529,21 +518,6 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
     )
 
 
-def none_recorded(count: int) -> str:
-    """That none of a message's ``count`` ids is in a thread, in words."""
-    if count < 2:
-        return "its one id is not recorded" if count else "it has no message id"
-    return f"none of its {count} ids is recorded"
-
-
-def plural(count: int, word: str) -> str:
-    """``count`` and ``word``, in the plural unless it is 1: "1 thread", "2 threads",
-    "2 mailboxes"."""
-    if count == 1:
-        return f"1 {word}"
-    return f"{count} {word}es" if word.endswith(("s", "x", "ch", "sh")) else f"{count} {word}s"
-
-
 def read_stdin(lists: tuple[str, ...] = ()) -> bytes:
     """The bytes on stdin; none when it was closed before we started. When stdin is a
     terminal, a LIST argument that names a file is taken for a message given as an argument
@@ -584,50 +558,6 @@ def message_facts(
     return facts, header
 
 
-def json_text(value, indent: int | None = 2) -> str:
-    """``value`` as JSON that is safe on a terminal and decodes to exactly ``value``: JSON
-    escapes C0 controls itself; DEL, C1 controls, bidi overrides and marks and lone
-    surrogates are escaped here too (``\\u009b``), as ``printable`` would replace them.
-    ``indent`` None: on one line."""
-    import json
-    import re
-
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
-    return re.sub(
-        "[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]",
-        lambda m: f"\\u{ord(m[0]):04x}",
-        text,
-    )
-
-
-def write_table(rows: list[dict], delimiter: str) -> None:
-    """``rows`` as CSV (RFC 4180; or TSV, ``delimiter`` a tab) with a header row, as
-    sqlite-utils' --csv and --tsv print them: exact in a pipe, ``printable`` on a terminal."""
-    import csv
-    import io
-
-    columns = list(Thread._fields)
-    columns.remove("expires_given")
-    out = io.StringIO()
-    writer = csv.DictWriter(out, columns, delimiter=delimiter, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    text = out.getvalue()
-    if sys.stdout.isatty():
-        text = "\n".join(printable(line) for line in text.split("\n"))
-    # Not click.echo, which drops what looks like ANSI escapes from text going to a pipe.
-    sys.stdout.flush()
-    sys.stdout.buffer.write(text.encode("utf-8", "replace"))  # no lone surrogates
-
-
-def describe(thread) -> str:
-    lapse = f", lapses after {lifetime_text(thread)} idle" if thread.expires_after else ""
-    return (
-        f"thread {thread.id} ({thread.list}, {thread.ids} id{'s' * (thread.ids != 1)},"
-        f" {thread.hits} hit{'s' * (thread.hits != 1)}{lapse}): {thread.subject or 'no subject'}"
-    )
-
-
 @cli.command(name="list", short_help="List the recorded threads, newest activity first.")
 @click.argument("lists", nargs=-1, metavar="[LIST]...", callback=check_list)
 @click.option("--json", "as_json", is_flag=True, help="A JSON array, for scripts.")
@@ -664,10 +594,7 @@ def list_threads(
         # An empty listing on a terminal names the lists there are.
         names = sorted(store.list_names()) if terminal and lists and not threads else []
     if as_json or as_nl or as_csv or as_tsv:
-        rows = [thread._asdict() for thread in threads]
-        for row, thread in zip(rows, threads, strict=True):
-            row["expires_after"] = lifetime_text(thread)
-            del row["expires_given"]
+        rows = thread_rows(threads)
         if as_json:
             click.echo(json_text(rows))
         elif as_nl:
@@ -682,31 +609,8 @@ def list_threads(
             known = f"; the lists: {', '.join(names)}" if names else ""
             say(f"no threads{on} in {settings.path} ({settings.source}){known}")
         return
-
-    def day(stamp):
-        return stamp[:16].replace("T", " ") if stamp else "-"
-
-    table = [("ID", "LIST", "HITS", "IDS", "LAST MATCH", "CREATED", "FOR", "SUBJECT")]
-    for t in threads:
-        table.append(
-            (
-                str(t.id),
-                t.list,
-                str(t.hits),
-                str(t.ids),
-                day(t.last_match),
-                day(t.created),
-                lifetime_text(t) or "-",
-                t.subject or "",
-            )
-        )
-    widths = [max(len(row[i]) for row in table) for i in range(7)]
-    for row in table:
-        cells = [
-            cell.rjust(w) if i in (0, 2, 3) else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row[:7], widths, strict=True))
-        ]
-        say("  ".join(cells + [row[7]]).rstrip())
+    for line in thread_table(threads):
+        say(line)
 
 
 @cli.command(short_help="Say which thread a message belongs to, and why.")
