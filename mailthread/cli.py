@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
 
 import click
 
 from mailthread import __version__, filter
+from mailthread.explain import explanation
 from mailthread.filter import printable
-from mailthread.message import FACT_BYTES, Facts, Header, is_msgid, typed_id
+from mailthread.message import FACT_BYTES, Header
 from mailthread.output import (
     describe,
     format_duration,
@@ -22,76 +22,17 @@ from mailthread.output import (
     thread_table,
     write_table,
 )
+from mailthread.settings import EX_TEMPFAIL, Failure, Settings, message_facts, read_stdin
 from mailthread.store import (
     DEFAULT_TIMEOUT,
     PathError,
-    Store,
-    StoreError,
     check_path,
-    default_path,
 )
-
-EX_TEMPFAIL = 75
-
-
-class Failure(click.ClickException):
-    """A one-line error; ``exit_code`` says which kind."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-    def show(self, file=None) -> None:
-        click.echo(printable(f"mailthread: {self.format_message()}"), err=True)
 
 
 def say(line: str) -> None:
     """One line of output: data from mail or the database cannot drive the terminal."""
     click.echo(printable(line))
-
-
-class Settings:
-    def __init__(self, db: str | None, timeout: float) -> None:
-        self.db = db
-        self.timeout = timeout
-
-    @property
-    def path(self) -> str:
-        try:
-            return self.db or default_path(os.environ)
-        except PathError as e:
-            raise Failure(str(e), 2) from None
-
-    @property
-    def source(self) -> str:
-        """How the database path was chosen, in words."""
-        if self.db:
-            return "from --db"
-        return "from $MAILTHREAD_DB" if os.environ.get("MAILTHREAD_DB") else "the default"
-
-    @contextmanager
-    def store(self, create: bool = True):
-        """The open store; a path it cannot use is bad usage (2), its other errors 75. Not
-        ``create``: a database that does not exist is an error (1) naming its path and how
-        it was chosen, and nothing is created (the commands that only read or remove)."""
-        path = self.path
-        if not create and not os.path.lexists(path):
-            raise Failure(
-                f"no database at {path} ({self.source}): nothing was recorded there yet"
-                " (a mistyped --db or $MAILTHREAD_DB?)"
-            )
-        try:
-            store = Store.open(path, self.timeout)
-        except PathError as e:
-            raise Failure(str(e), 2) from None
-        except StoreError as e:
-            raise Failure(str(e), EX_TEMPFAIL) from None
-        try:
-            yield store
-        except StoreError as e:
-            raise Failure(str(e), EX_TEMPFAIL) from None
-        finally:
-            store.close()
 
 
 def check_timeout(ctx, param, value: str | None) -> float | None:
@@ -518,46 +459,6 @@ def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None
     )
 
 
-def read_stdin(lists: tuple[str, ...] = ()) -> bytes:
-    """The bytes on stdin; none when it was closed before we started. When stdin is a
-    terminal, a LIST argument that names a file is taken for a message given as an argument
-    (a usage error that says to use ``< FILE``), and one stderr line says what is awaited."""
-    stdin = filter.standard_streams()[0]
-    if filter.on_a_terminal(stdin):
-        command = click.get_current_context().command_path
-        for name in lists:
-            if os.path.isfile(name):
-                raise click.UsageError(
-                    f"LIST {printable(name)!r} is a file: the message comes on stdin"
-                    f" ({command} ... < {printable(name)})"
-                )
-        click.echo(f"mailthread: {filter.reading_notice(command)}", err=True)
-    return stdin.read()
-
-
-def message_facts(
-    message_id: str | None, lists: tuple[str, ...] = ()
-) -> tuple[Facts, Header | None]:
-    """What to look up: the given id, or the message on stdin (``read_stdin``)."""
-    if message_id is not None:
-        # The bytes typed (a shell hands over bytes that are no UTF-8 as lone surrogates),
-        # read as a header's ids are read, so that it is the id stored for the message.
-        msgid = typed_id(os.fsencode(message_id))
-        if msgid is None:
-            raise click.BadParameter("empty message id", param_hint="--message-id")
-        # Only message ids are looked up (`yes` may be in a database from before the rule).
-        return Facts(msgid, [], [msgid] if is_msgid(msgid) else [], None, None, False, None), None
-    header = Header(read_stdin(lists))
-    facts = header.facts()
-    if not (facts.ids or facts.thread_index or facts.reply):
-        raise Failure(
-            "no Message-ID, In-Reply-To, References, Thread-Index or reply subject in the"
-            " message on stdin",
-            2,
-        )
-    return facts, header
-
-
 @cli.command(name="list", short_help="List the recorded threads, newest activity first.")
 @click.argument("lists", nargs=-1, metavar="[LIST]...", callback=check_list)
 @click.option("--json", "as_json", is_flag=True, help="A JSON array, for scripts.")
@@ -650,99 +551,13 @@ def explain(
         say("in no thread: the message is a list digest, many conversations in one")
         sys.exit(1)
     with settings.store(create=False) as store:
-        facts = store.without_digests(facts)
         follow_forks = follow_forks or filter.follows_forks(os.environ)
-        hit = store.decide(facts, None if no_subject else window, follow_forks)
-        thread = store.thread(hit.thread) if hit else None
-        joined = store.joined(hit.msgid) if hit else None
-    if hit is None or thread is None:
-        where = f" on {', '.join(lists)}" if lists else ""
-        say(
-            f"in no thread{where}: {none_recorded(len(facts.ids))},"
-            " and nothing else links it to a thread"
-        )
+        window = None if no_subject else window
+        belongs, lines = explanation(store, facts, header, lists, window, follow_forks)
+    for line in lines:
+        say(line)
+    if not belongs:
         sys.exit(1)
-    if lists and hit.list not in lists:  # a weaker rule is not tried: see Store.lookup
-        say(describe(thread))
-        say(
-            f"in no thread on {', '.join(lists)}: decided by <{hit.msgid}> ({hit.rule}),"
-            f" to this thread on {hit.list}; weaker rules are not tried"
-        )
-        sys.exit(1)
-    if hit.rule == "fork":
-        say(describe(thread))
-        by = f"<{hit.msgid}>" if hit.msgid in facts.ids else "the message index"
-        say(
-            f"a reply to thread {hit.thread} under a new subject: not {hit.list}"
-            f" (linked by {by}; --follow-forks follows it)"
-        )
-        sys.exit(1)
-    if hit.rule == "index":
-        why = "the message index links its ids to this message of the thread"
-    elif hit.rule == "thread-index":
-        why = "its Outlook Thread-Index is that of this message's conversation"
-    elif hit.rule == "subject":
-        why = (
-            "nothing else links it: its reply subject is that of the thread, within"
-            f" {format_duration(window)} of the thread's last message"
-        )
-    elif header is None:
-        why = "the id given"
-    else:
-        own, parents, _ = header.threading_ids(FACT_BYTES)  # what match reads of them
-        field = (
-            "its own Message-ID"
-            if hit.msgid in own
-            else "its In-Reply-To"
-            if hit.msgid in parents
-            else "its References"
-        )
-        position = facts.ids.index(hit.msgid)
-        nearer = (
-            f", nearest of its ids recorded ({position} nearer"
-            f" {'one is' if position == 1 else 'ones are'} not)"
-            if position
-            else ""
-        )
-        why = f"{field}{nearer}"
-    if joined is not None:
-        own = header is not None and hit.msgid == facts.own
-        words = joined_words(*joined, header if own else None)
-        why += f"; {'it' if own else f'<{hit.msgid}>'} {words}"
-    say(describe(thread))
-    say(f"decided by <{hit.msgid}> ({hit.rule}): {why}")
-
-
-# How `match` linked a message whose id it learned (schema 6's "match BY ID"), in words.
-_LINKED_BY = {
-    "In-Reply-To": "its In-Reply-To",
-    "References": "its References",
-    "id": "its ids",
-    "index": "the message index",
-    "thread-index": "its Outlook Thread-Index",
-    "subject": "its reply subject",
-}
-
-
-def joined_words(how: str, joined: str, header: Header | None) -> str:
-    """How an id joined its thread (``Store.joined``), as explain says it: "was learned
-    2026-11-30 15:07 UTC when it matched by its In-Reply-To <p@host>". ``header``: that of
-    the message explained, when the id is its own Message-ID; "it matched" only when it
-    names <p@host> in that field too (another message may carry the same Message-ID),
-    else "a message with it matched"."""
-    when = f"{joined[:10]} {joined[11:16]} UTC" if joined else "at an unknown time"
-    word, _, rest = how.partition(" ")
-    if word == "match":
-        by, _, msgid = rest.partition(" ")
-        own = header is not None
-        if own and by in ("In-Reply-To", "References"):
-            _, in_reply_to, references = header.threading_ids(FACT_BYTES)
-            own = msgid in (in_reply_to if by == "In-Reply-To" else references)
-        message = "it" if own else "a message with it"
-        return f"was learned {when} when {message} matched by {_LINKED_BY.get(by, by)} <{msgid}>"
-    if word == "import":
-        return f"was imported {when} from {rest}"
-    return f"was recorded {when} by {how}"
 
 
 @cli.command(short_help="Remove the thread a message belongs to.")
