@@ -1,5 +1,9 @@
-"""The ``mailthread`` commands. Each opens the store, calls the core, and turns the core's
-errors into one ``mailthread: ...`` line and a documented exit status."""
+"""The ``mailthread`` commands: the click group, each command's options and help text, and
+``main``. Each opens the store, calls the core, and turns the core's errors into one
+``mailthread: ...`` line and a documented exit status. Where the rest lives: ``settings``
+(the database a command uses, stdin, ``Failure``), ``options`` (shared options and their
+checks), ``output`` (how threads are shown), ``explain`` (explain's reasons), ``recording``
+(add and its imports); ``filter`` runs ``match`` before click is loaded."""
 
 from __future__ import annotations
 
@@ -11,86 +15,35 @@ import click
 from mailthread import __version__, filter
 from mailthread.explain import explanation
 from mailthread.filter import printable
-from mailthread.message import FACT_BYTES, Header
+from mailthread.options import (
+    DB_HELP,
+    TIMEOUT_HELP,
+    Commands,
+    MatchCommand,
+    check_db,
+    check_list,
+    check_timeout,
+    parse_duration,
+    parse_lifetime,
+    subject_options,
+)
 from mailthread.output import (
     describe,
     format_duration,
     json_text,
     none_recorded,
-    plural,
     thread_rows,
     thread_table,
     write_table,
 )
+from mailthread.recording import import_threads, message_to_record, record_message
 from mailthread.settings import EX_TEMPFAIL, Failure, Settings, message_facts, read_stdin
-from mailthread.store import (
-    DEFAULT_TIMEOUT,
-    PathError,
-    check_path,
-)
+from mailthread.store import DEFAULT_TIMEOUT
 
 
 def say(line: str) -> None:
     """One line of output: data from mail or the database cannot drive the terminal."""
     click.echo(printable(line))
-
-
-def check_timeout(ctx, param, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return filter.check_timeout(value)
-    except filter.UsageError as e:
-        raise click.BadParameter(str(e).split(": ", 1)[-1]) from None
-
-
-def check_db(ctx, param, value: str | None) -> str | None:
-    if value is not None:
-        try:
-            check_path(value)
-        except PathError as e:
-            raise click.BadParameter(str(e)) from None
-    return value
-
-
-DB_HELP = (
-    "The thread database. Default: $MAILTHREAD_DB, else "
-    "$XDG_DATA_HOME/mailthread/threads.db (~/.local/share/mailthread/threads.db)."
-)
-TIMEOUT_HELP = "How long to wait for another mailthread holding the database."
-
-
-def command_database_options() -> list[click.Option]:
-    """``--db`` and ``--timeout`` for a command, after its name (``mailthread list --db
-    PATH``); given there, they override the same options before the name."""
-
-    def set_db(ctx, param, value):
-        if value is not None:
-            ctx.find_object(Settings).db = check_db(ctx, param, value)
-
-    def set_timeout(ctx, param, value):
-        if value is not None:
-            ctx.find_object(Settings).timeout = check_timeout(ctx, param, value)
-
-    return [
-        click.Option(["--db"], metavar="PATH", expose_value=False, callback=set_db, help=DB_HELP),
-        click.Option(
-            ["--timeout"],
-            metavar="SECONDS",
-            expose_value=False,
-            callback=set_timeout,
-            help=f"{TIMEOUT_HELP}  [default: {DEFAULT_TIMEOUT:g}]",
-        ),
-    ]
-
-
-class Commands(click.Group):
-    """The group of commands: each takes ``--db`` and ``--timeout`` after its name as well
-    as before it, where users type them."""
-
-    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        cmd.params.extend(command_database_options())
-        super().add_command(cmd, name)
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -113,38 +66,6 @@ def cli(ctx: click.Context, db: str | None, timeout: float) -> None:
     `mailthread add muted` or `mailthread add watched` to record its thread.
     """
     ctx.obj = Settings(db, timeout)
-
-
-class MatchCommand(click.Command):
-    """``match``, whose options only ``filter.parse_args`` parses: on the fast path, before
-    click is loaded (``__main__``), or from here when click was asked to run it. click
-    shows them (--help, the man page, completion) from ``filter.MATCH_OPTIONS``, the one
-    declaration of them."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        for name, metavar, default, help in filter.MATCH_OPTIONS:
-            self.params.append(
-                click.Option(
-                    [name],
-                    metavar=metavar,
-                    is_flag=metavar is None,
-                    multiple=name == "--me",
-                    default=default,
-                    show_default=default is not None,
-                    expose_value=False,
-                    help=help,
-                )
-            )
-        self.params.append(
-            click.Argument(["lists"], nargs=-1, metavar="[LIST]...", expose_value=False)
-        )
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if ctx.resilient_parsing or any(arg in ctx.help_option_names for arg in args):
-            return super().parse_args(ctx, args)  # --help, and shell completion
-        ctx.args = list(args)  # for filter.parse_args, unread
-        return ctx.args
 
 
 @cli.command(cls=MatchCommand, short_help="Mark a message of a recorded thread (procmail filter).")
@@ -188,63 +109,6 @@ def match(ctx: click.Context) -> None:
     if settings.db:
         argv[:0] = ["--db", settings.db]
     sys.exit(filter.main(argv))
-
-
-def check_list(ctx, param, value):
-    names = value if isinstance(value, tuple) else (value,)
-    for name in names:
-        try:
-            filter.check_list_name(name)
-        except filter.UsageError as e:
-            problem = str(e).split(": ", 1)[-1]
-            if os.path.isfile(name):  # `mailthread explain ~/reply.eml`
-                problem += f"; it is a file: the message comes on stdin (< {name})"
-            raise click.BadParameter(problem) from None
-    return value
-
-
-def subject_options(window_help: str):
-    """``--subject-window DURATION`` (as ``window``, in seconds) and ``--no-subject``, as
-    match has them, for the commands that link by subject too (add, explain)."""
-
-    def decorate(command):
-        command = click.option("--no-subject", is_flag=True, help="As for match.")(command)
-        return click.option(
-            "--subject-window",
-            "window",
-            metavar="DURATION",
-            default="30d",
-            show_default=True,
-            callback=parse_duration,
-            help=window_help,
-        )(command)
-
-    return decorate
-
-
-def parse_duration(ctx, param, value: str | None) -> int | None:
-    """ "12h", "7d", "12w" -> seconds."""
-    if value is None:
-        return None
-    try:
-        return filter.parse_duration(value)
-    except filter.UsageError as e:
-        raise click.BadParameter(str(e)) from None
-
-
-def parse_lifetime(ctx, param, value: str | None) -> int | None:
-    """As ``parse_duration``; the text as given is kept for ``name_lifetime``."""
-    seconds = parse_duration(ctx, param, value)
-    if seconds is not None:
-        ctx.meta["mailthread.lifetime"] = value.strip()
-    return seconds
-
-
-def name_lifetime(store, threads, lifetime: int | None) -> None:
-    """Let ``list`` show the threads' new lifetime as ``add --for`` was given it ("1w")."""
-    if lifetime is not None:
-        given = click.get_current_context().meta["mailthread.lifetime"]
-        store.name_lifetime([t for t in threads if t is not None], lifetime, given)
 
 
 @cli.command(short_help="Record the thread of a message on LIST (muted, watched).")
@@ -334,129 +198,11 @@ def add(
     if subthread and (mailboxes or refs_files):
         raise click.UsageError("--subthread records one message; it cannot import")
     if mailboxes or refs_files:
-        import_threads(settings, list_name, lifetime, mailboxes, refs_files)
+        say(import_threads(settings, list_name, lifetime, mailboxes, refs_files))
         return
-    raw = read_stdin((list_name,))
-    if not raw.strip():
-        raise Failure("no message on stdin")
-    # One message, always: no split can be proven at a `From ` line, since a pasted `git
-    # format-patch` is byte for byte an mbox entry, and the example macros set pipe_split.
-    header = Header(raw)
-    facts = header.facts()
-    if not (facts.own if subthread else facts.ids):
-        what = "Message-ID" if subthread else "Message-ID, In-Reply-To or References"
-        own, parents, references = header.threading_ids(FACT_BYTES)
-        garbage = own[:1] if subthread else own + parents + references
-        if garbage:
-            raise Failure(
-                f"no message id in its {what}, nothing recorded: <{garbage[0]}>"
-                " is none (a message id has an @ with text on each side)"
-            )
-        raise Failure(
-            f"no {what} in the message, nothing recorded (mutt drops them when"
-            " pipe_decode is set; the macros of contrib/muttrc.example unset it)"
-        )
-    if facts.digest:
-        raise Failure(
-            "the message is a list digest, many conversations in one: nothing recorded"
-            " (mute one of them from its own message, or from a reply)"
-        )
-    subject = header.subject()
-    with settings.store() as store:
-        lists_before = store.list_names()
-        facts = store.without_digests(facts)  # a reply to a digest: its own subject counts
-        if subthread:
-            added = store.add_subthread(facts.own, list_name, subject, lifetime, facts)
-        else:
-            window = None if no_subject else window
-            follow = filter.follows_forks(os.environ)
-            added = store.add_message(
-                facts, list_name, subject, lifetime, window=window, follow_forks=follow
-            )
-        name_lifetime(store, [added.thread], lifetime)
-    if added.thread is None:
-        why = (
-            "without a Message-ID of its own to follow"
-            if facts.own is None
-            else f"whose Message-ID <{printable(facts.own)}> a thread holds already"
-        )
-        raise Failure(
-            f"a reply to thread {added.fork_of} under a new subject, {why}:"
-            " nothing recorded (the thread keeps its list)"
-        )
-    # A typo (`add mute`) starts a list the example recipes never file; the lists they do
-    # file are no news.
-    if lists_before and list_name not in lists_before and list_name not in EXAMPLE_LISTS:
-        click.echo(
-            f"mailthread: {printable(list_name)} is a new list (the lists so far:"
-            f" {', '.join(map(printable, sorted(lists_before)))}); the example recipes"
-            " file only muted and watched",
-            err=True,
-        )
-    merged = f", merged {plural(added.merged, 'other thread')}" if added.merged else ""
-    if added.fork_of is not None:
-        merged += f"; a new subject in thread {added.fork_of}'s conversation, which keeps its list"
-    say(
-        f"{added.list}: thread {added.thread} ({subject or 'no subject'}):"
-        f" {plural(added.new_ids, 'new id')}{merged}"
-    )
-
-
-# The lists contrib/procmailrc.example and contrib/maildroprc.example file.
-EXAMPLE_LISTS = ("muted", "watched")
-
-
-def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None:
-    from mailthread.importer import Conversations, SourceError, mailbox_messages, refs_file_lines
-
-    conversations = Conversations()
-    read, stray, stray_count = [], [], 0
-    try:
-        for path in refs_files:
-            lines, skipped, count = refs_file_lines(path)
-            for ids in lines:
-                conversations.add(ids)
-            read.append(plural(count, "line"))
-            if skipped:
-                numbers = ", ".join(map(str, skipped[:10])) + (", ..." if skipped[10:] else "")
-                where = "line" if len(skipped) == 1 else "lines"
-                stray.append(f"{printable(path)} {where} {numbers}: no message id")
-                stray_count += len(skipped)
-        count = 0
-        for path in mailboxes:
-            total, messages = mailbox_messages(path)
-            if sys.stderr.isatty() and total > 100:
-                label = printable(path)
-                with click.progressbar(messages, length=total, label=label, file=sys.stderr) as bar:
-                    for raw in bar:
-                        conversations.add_message(raw)
-            else:
-                for raw in messages:
-                    conversations.add_message(raw)
-            count += total
-        if mailboxes:
-            read.append(f"{plural(count, 'message')} from {plural(len(mailboxes), 'mailbox')}")
-    except SourceError as e:
-        raise Failure(str(e)) from None
-    threads = conversations.threads()
-    with settings.store() as store:
-        sources = ", ".join(printable(os.path.abspath(path)) for path in (*mailboxes, *refs_files))
-        results = store.add_threads(
-            threads, list_name, lifetime, conversations.topics(), how=f"import {sources}"
-        )
-        name_lifetime(store, [r.thread for r in results], lifetime)
-        store.index_messages(conversations.facts)
-    added = sum(r.created for r in results)
-    merged = sum(r.changed and not r.created for r in results)  # or extended, or moved
-    reasons = sorted(conversations.skipped.items())
-    skipped = sum(n for _, n in reasons) + stray_count
-    why = [f"{n} {reason}" for reason, n in reasons] + stray
-    say(
-        f"read {' and '.join(read)}: {plural(added, 'thread')} added, {merged} merged,"
-        f" {len(results) - added - merged} already stored"
-        + (f", {skipped} skipped" if skipped or mailboxes else "")
-        + (f" ({'; '.join(why)})" if why else "")
-    )
+    header, facts = message_to_record(read_stdin((list_name,)), subthread)
+    window = None if no_subject else window
+    say(record_message(settings, header, facts, list_name, lifetime, subthread, window))
 
 
 @cli.command(name="list", short_help="List the recorded threads, newest activity first.")
