@@ -1,141 +1,49 @@
-"""The ``mailthread`` commands. Each opens the store, calls the core, and turns the core's
-errors into one ``mailthread: ...`` line and a documented exit status."""
+"""The ``mailthread`` commands: the click group, each command's options and help text, and
+``main``. Each opens the store, calls the core, and turns the core's errors into one
+``mailthread: ...`` line and a documented exit status. Where the rest lives: ``settings``
+(the database a command uses, stdin, ``Failure``), ``options`` (shared options and their
+checks), ``output`` (how threads are shown), ``explain`` (explain's reasons), ``recording``
+(add and its imports); ``filter`` runs ``match`` before click is loaded."""
 
 from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
 
 import click
 
 from mailthread import __version__, filter
-from mailthread.database import DEFAULT_TIMEOUT, PathError, StoreError, check_path, default_path
+from mailthread.database import DEFAULT_TIMEOUT
+from mailthread.explain import explanation
 from mailthread.filter import printable
-from mailthread.message import FACT_BYTES, Facts, Header
-from mailthread.msgid import is_msgid, typed_id
-from mailthread.store import Store
-from mailthread.threads import Thread
-
-EX_TEMPFAIL = 75
-
-
-class Failure(click.ClickException):
-    """A one-line error; ``exit_code`` says which kind."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-    def show(self, file=None) -> None:
-        click.echo(printable(f"mailthread: {self.format_message()}"), err=True)
+from mailthread.options import (
+    DB_HELP,
+    TIMEOUT_HELP,
+    Commands,
+    MatchCommand,
+    check_db,
+    check_list,
+    check_timeout,
+    parse_duration,
+    parse_lifetime,
+    subject_options,
+)
+from mailthread.output import (
+    describe,
+    format_duration,
+    json_text,
+    none_recorded,
+    thread_rows,
+    thread_table,
+    write_table,
+)
+from mailthread.recording import import_threads, message_to_record, record_message
+from mailthread.settings import EX_TEMPFAIL, Failure, Settings, message_facts, read_stdin
 
 
 def say(line: str) -> None:
     """One line of output: data from mail or the database cannot drive the terminal."""
     click.echo(printable(line))
-
-
-class Settings:
-    def __init__(self, db: str | None, timeout: float) -> None:
-        self.db = db
-        self.timeout = timeout
-
-    @property
-    def path(self) -> str:
-        try:
-            return self.db or default_path(os.environ)
-        except PathError as e:
-            raise Failure(str(e), 2) from None
-
-    @property
-    def source(self) -> str:
-        """How the database path was chosen, in words."""
-        if self.db:
-            return "from --db"
-        return "from $MAILTHREAD_DB" if os.environ.get("MAILTHREAD_DB") else "the default"
-
-    @contextmanager
-    def store(self, create: bool = True):
-        """The open store; a path it cannot use is bad usage (2), its other errors 75. Not
-        ``create``: a database that does not exist is an error (1) naming its path and how
-        it was chosen, and nothing is created (the commands that only read or remove)."""
-        path = self.path
-        if not create and not os.path.lexists(path):
-            raise Failure(
-                f"no database at {path} ({self.source}): nothing was recorded there yet"
-                " (a mistyped --db or $MAILTHREAD_DB?)"
-            )
-        try:
-            store = Store.open(path, self.timeout)
-        except PathError as e:
-            raise Failure(str(e), 2) from None
-        except StoreError as e:
-            raise Failure(str(e), EX_TEMPFAIL) from None
-        try:
-            yield store
-        except StoreError as e:
-            raise Failure(str(e), EX_TEMPFAIL) from None
-        finally:
-            store.close()
-
-
-def check_timeout(ctx, param, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return filter.check_timeout(value)
-    except filter.UsageError as e:
-        raise click.BadParameter(str(e).split(": ", 1)[-1]) from None
-
-
-def check_db(ctx, param, value: str | None) -> str | None:
-    if value is not None:
-        try:
-            check_path(value)
-        except PathError as e:
-            raise click.BadParameter(str(e)) from None
-    return value
-
-
-DB_HELP = (
-    "The thread database. Default: $MAILTHREAD_DB, else "
-    "$XDG_DATA_HOME/mailthread/threads.db (~/.local/share/mailthread/threads.db)."
-)
-TIMEOUT_HELP = "How long to wait for another mailthread holding the database."
-
-
-def command_database_options() -> list[click.Option]:
-    """``--db`` and ``--timeout`` for a command, after its name (``mailthread list --db
-    PATH``); given there, they override the same options before the name."""
-
-    def set_db(ctx, param, value):
-        if value is not None:
-            ctx.find_object(Settings).db = check_db(ctx, param, value)
-
-    def set_timeout(ctx, param, value):
-        if value is not None:
-            ctx.find_object(Settings).timeout = check_timeout(ctx, param, value)
-
-    return [
-        click.Option(["--db"], metavar="PATH", expose_value=False, callback=set_db, help=DB_HELP),
-        click.Option(
-            ["--timeout"],
-            metavar="SECONDS",
-            expose_value=False,
-            callback=set_timeout,
-            help=f"{TIMEOUT_HELP}  [default: {DEFAULT_TIMEOUT:g}]",
-        ),
-    ]
-
-
-class Commands(click.Group):
-    """The group of commands: each takes ``--db`` and ``--timeout`` after its name as well
-    as before it, where users type them."""
-
-    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        cmd.params.extend(command_database_options())
-        super().add_command(cmd, name)
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -158,38 +66,6 @@ def cli(ctx: click.Context, db: str | None, timeout: float) -> None:
     `mailthread add muted` or `mailthread add watched` to record its thread.
     """
     ctx.obj = Settings(db, timeout)
-
-
-class MatchCommand(click.Command):
-    """``match``, whose options only ``filter.parse_args`` parses: on the fast path, before
-    click is loaded (``__main__``), or from here when click was asked to run it. click
-    shows them (--help, the man page, completion) from ``filter.MATCH_OPTIONS``, the one
-    declaration of them."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        for name, metavar, default, help in filter.MATCH_OPTIONS:
-            self.params.append(
-                click.Option(
-                    [name],
-                    metavar=metavar,
-                    is_flag=metavar is None,
-                    multiple=name == "--me",
-                    default=default,
-                    show_default=default is not None,
-                    expose_value=False,
-                    help=help,
-                )
-            )
-        self.params.append(
-            click.Argument(["lists"], nargs=-1, metavar="[LIST]...", expose_value=False)
-        )
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if ctx.resilient_parsing or any(arg in ctx.help_option_names for arg in args):
-            return super().parse_args(ctx, args)  # --help, and shell completion
-        ctx.args = list(args)  # for filter.parse_args, unread
-        return ctx.args
 
 
 @cli.command(cls=MatchCommand, short_help="Mark a message of a recorded thread (procmail filter).")
@@ -233,83 +109,6 @@ def match(ctx: click.Context) -> None:
     if settings.db:
         argv[:0] = ["--db", settings.db]
     sys.exit(filter.main(argv))
-
-
-def check_list(ctx, param, value):
-    names = value if isinstance(value, tuple) else (value,)
-    for name in names:
-        try:
-            filter.check_list_name(name)
-        except filter.UsageError as e:
-            problem = str(e).split(": ", 1)[-1]
-            if os.path.isfile(name):  # `mailthread explain ~/reply.eml`
-                problem += f"; it is a file: the message comes on stdin (< {name})"
-            raise click.BadParameter(problem) from None
-    return value
-
-
-def subject_options(window_help: str):
-    """``--subject-window DURATION`` (as ``window``, in seconds) and ``--no-subject``, as
-    match has them, for the commands that link by subject too (add, explain)."""
-
-    def decorate(command):
-        command = click.option("--no-subject", is_flag=True, help="As for match.")(command)
-        return click.option(
-            "--subject-window",
-            "window",
-            metavar="DURATION",
-            default="30d",
-            show_default=True,
-            callback=parse_duration,
-            help=window_help,
-        )(command)
-
-    return decorate
-
-
-def parse_duration(ctx, param, value: str | None) -> int | None:
-    """ "12h", "7d", "12w" -> seconds."""
-    if value is None:
-        return None
-    try:
-        return filter.parse_duration(value)
-    except filter.UsageError as e:
-        raise click.BadParameter(str(e)) from None
-
-
-def parse_lifetime(ctx, param, value: str | None) -> int | None:
-    """As ``parse_duration``; the text as given is kept for ``name_lifetime``."""
-    seconds = parse_duration(ctx, param, value)
-    if seconds is not None:
-        ctx.meta["mailthread.lifetime"] = value.strip()
-    return seconds
-
-
-def name_lifetime(store, threads, lifetime: int | None) -> None:
-    """Let ``list`` show the threads' new lifetime as ``add --for`` was given it ("1w")."""
-    if lifetime is not None:
-        given = click.get_current_context().meta["mailthread.lifetime"]
-        store.name_lifetime([t for t in threads if t is not None], lifetime, given)
-
-
-def lifetime_text(thread) -> str | None:
-    """A thread's own lifetime as it was given ("1w"), or in days or hours; None: none."""
-    given = thread.expires_given
-    try:
-        if given and thread.expires_after == filter.parse_duration(given):
-            return given
-    except filter.UsageError:  # a hand-edited database
-        pass
-    return format_duration(thread.expires_after)
-
-
-def format_duration(seconds: int | None) -> str | None:
-    if seconds is None:
-        return None
-    for unit, size in (("d", 86400), ("h", 3600)):  # "12w" reads back as "84d": days count
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 @cli.command(short_help="Record the thread of a message on LIST (muted, watched).")
@@ -399,228 +198,11 @@ def add(
     if subthread and (mailboxes or refs_files):
         raise click.UsageError("--subthread records one message; it cannot import")
     if mailboxes or refs_files:
-        import_threads(settings, list_name, lifetime, mailboxes, refs_files)
+        say(import_threads(settings, list_name, lifetime, mailboxes, refs_files))
         return
-    raw = read_stdin((list_name,))
-    if not raw.strip():
-        raise Failure("no message on stdin")
-    # One message, always: no split can be proven at a `From ` line, since a pasted `git
-    # format-patch` is byte for byte an mbox entry, and the example macros set pipe_split.
-    header = Header(raw)
-    facts = header.facts()
-    if not (facts.own if subthread else facts.ids):
-        what = "Message-ID" if subthread else "Message-ID, In-Reply-To or References"
-        own, parents, references = header.threading_ids(FACT_BYTES)
-        garbage = own[:1] if subthread else own + parents + references
-        if garbage:
-            raise Failure(
-                f"no message id in its {what}, nothing recorded: <{garbage[0]}>"
-                " is none (a message id has an @ with text on each side)"
-            )
-        raise Failure(
-            f"no {what} in the message, nothing recorded (mutt drops them when"
-            " pipe_decode is set; the macros of contrib/muttrc.example unset it)"
-        )
-    if facts.digest:
-        raise Failure(
-            "the message is a list digest, many conversations in one: nothing recorded"
-            " (mute one of them from its own message, or from a reply)"
-        )
-    subject = header.subject()
-    with settings.store() as store:
-        lists_before = store.list_names()
-        facts = store.without_digests(facts)  # a reply to a digest: its own subject counts
-        if subthread:
-            added = store.add_subthread(facts.own, list_name, subject, lifetime, facts)
-        else:
-            window = None if no_subject else window
-            follow = filter.follows_forks(os.environ)
-            added = store.add_message(
-                facts, list_name, subject, lifetime, window=window, follow_forks=follow
-            )
-        name_lifetime(store, [added.thread], lifetime)
-    if added.thread is None:
-        why = (
-            "without a Message-ID of its own to follow"
-            if facts.own is None
-            else f"whose Message-ID <{printable(facts.own)}> a thread holds already"
-        )
-        raise Failure(
-            f"a reply to thread {added.fork_of} under a new subject, {why}:"
-            " nothing recorded (the thread keeps its list)"
-        )
-    # A typo (`add mute`) starts a list the example recipes never file; the lists they do
-    # file are no news.
-    if lists_before and list_name not in lists_before and list_name not in EXAMPLE_LISTS:
-        click.echo(
-            f"mailthread: {printable(list_name)} is a new list (the lists so far:"
-            f" {', '.join(map(printable, sorted(lists_before)))}); the example recipes"
-            " file only muted and watched",
-            err=True,
-        )
-    merged = f", merged {plural(added.merged, 'other thread')}" if added.merged else ""
-    if added.fork_of is not None:
-        merged += f"; a new subject in thread {added.fork_of}'s conversation, which keeps its list"
-    say(
-        f"{added.list}: thread {added.thread} ({subject or 'no subject'}):"
-        f" {plural(added.new_ids, 'new id')}{merged}"
-    )
-
-
-# The lists contrib/procmailrc.example and contrib/maildroprc.example file.
-EXAMPLE_LISTS = ("muted", "watched")
-
-
-def import_threads(settings, list_name, lifetime, mailboxes, refs_files) -> None:
-    from mailthread.importer import Conversations, SourceError, mailbox_messages, refs_file_lines
-
-    conversations = Conversations()
-    read, stray, stray_count = [], [], 0
-    try:
-        for path in refs_files:
-            lines, skipped, count = refs_file_lines(path)
-            for ids in lines:
-                conversations.add(ids)
-            read.append(plural(count, "line"))
-            if skipped:
-                numbers = ", ".join(map(str, skipped[:10])) + (", ..." if skipped[10:] else "")
-                where = "line" if len(skipped) == 1 else "lines"
-                stray.append(f"{printable(path)} {where} {numbers}: no message id")
-                stray_count += len(skipped)
-        count = 0
-        for path in mailboxes:
-            total, messages = mailbox_messages(path)
-            if sys.stderr.isatty() and total > 100:
-                label = printable(path)
-                with click.progressbar(messages, length=total, label=label, file=sys.stderr) as bar:
-                    for raw in bar:
-                        conversations.add_message(raw)
-            else:
-                for raw in messages:
-                    conversations.add_message(raw)
-            count += total
-        if mailboxes:
-            read.append(f"{plural(count, 'message')} from {plural(len(mailboxes), 'mailbox')}")
-    except SourceError as e:
-        raise Failure(str(e)) from None
-    threads = conversations.threads()
-    with settings.store() as store:
-        sources = ", ".join(printable(os.path.abspath(path)) for path in (*mailboxes, *refs_files))
-        results = store.add_threads(
-            threads, list_name, lifetime, conversations.topics(), how=f"import {sources}"
-        )
-        name_lifetime(store, [r.thread for r in results], lifetime)
-        store.index_messages(conversations.facts)
-    added = sum(r.created for r in results)
-    merged = sum(r.changed and not r.created for r in results)  # or extended, or moved
-    reasons = sorted(conversations.skipped.items())
-    skipped = sum(n for _, n in reasons) + stray_count
-    why = [f"{n} {reason}" for reason, n in reasons] + stray
-    say(
-        f"read {' and '.join(read)}: {plural(added, 'thread')} added, {merged} merged,"
-        f" {len(results) - added - merged} already stored"
-        + (f", {skipped} skipped" if skipped or mailboxes else "")
-        + (f" ({'; '.join(why)})" if why else "")
-    )
-
-
-def none_recorded(count: int) -> str:
-    """That none of a message's ``count`` ids is in a thread, in words."""
-    if count < 2:
-        return "its one id is not recorded" if count else "it has no message id"
-    return f"none of its {count} ids is recorded"
-
-
-def plural(count: int, word: str) -> str:
-    """``count`` and ``word``, in the plural unless it is 1: "1 thread", "2 threads",
-    "2 mailboxes"."""
-    if count == 1:
-        return f"1 {word}"
-    return f"{count} {word}es" if word.endswith(("s", "x", "ch", "sh")) else f"{count} {word}s"
-
-
-def read_stdin(lists: tuple[str, ...] = ()) -> bytes:
-    """The bytes on stdin; none when it was closed before we started. When stdin is a
-    terminal, a LIST argument that names a file is taken for a message given as an argument
-    (a usage error that says to use ``< FILE``), and one stderr line says what is awaited."""
-    stdin = filter.standard_streams()[0]
-    if filter.on_a_terminal(stdin):
-        command = click.get_current_context().command_path
-        for name in lists:
-            if os.path.isfile(name):
-                raise click.UsageError(
-                    f"LIST {printable(name)!r} is a file: the message comes on stdin"
-                    f" ({command} ... < {printable(name)})"
-                )
-        click.echo(f"mailthread: {filter.reading_notice(command)}", err=True)
-    return stdin.read()
-
-
-def message_facts(
-    message_id: str | None, lists: tuple[str, ...] = ()
-) -> tuple[Facts, Header | None]:
-    """What to look up: the given id, or the message on stdin (``read_stdin``)."""
-    if message_id is not None:
-        # The bytes typed (a shell hands over bytes that are no UTF-8 as lone surrogates),
-        # read as a header's ids are read, so that it is the id stored for the message.
-        msgid = typed_id(os.fsencode(message_id))
-        if msgid is None:
-            raise click.BadParameter("empty message id", param_hint="--message-id")
-        # Only message ids are looked up (`yes` may be in a database from before the rule).
-        return Facts(msgid, [], [msgid] if is_msgid(msgid) else [], None, None, False, None), None
-    header = Header(read_stdin(lists))
-    facts = header.facts()
-    if not (facts.ids or facts.thread_index or facts.reply):
-        raise Failure(
-            "no Message-ID, In-Reply-To, References, Thread-Index or reply subject in the"
-            " message on stdin",
-            2,
-        )
-    return facts, header
-
-
-def json_text(value, indent: int | None = 2) -> str:
-    """``value`` as JSON that is safe on a terminal and decodes to exactly ``value``: JSON
-    escapes C0 controls itself; DEL, C1 controls, bidi overrides and marks and lone
-    surrogates are escaped here too (``\\u009b``), as ``printable`` would replace them.
-    ``indent`` None: on one line."""
-    import json
-    import re
-
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
-    return re.sub(
-        "[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]",
-        lambda m: f"\\u{ord(m[0]):04x}",
-        text,
-    )
-
-
-def write_table(rows: list[dict], delimiter: str) -> None:
-    """``rows`` as CSV (RFC 4180; or TSV, ``delimiter`` a tab) with a header row, as
-    sqlite-utils' --csv and --tsv print them: exact in a pipe, ``printable`` on a terminal."""
-    import csv
-    import io
-
-    columns = list(Thread._fields)
-    columns.remove("expires_given")
-    out = io.StringIO()
-    writer = csv.DictWriter(out, columns, delimiter=delimiter, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    text = out.getvalue()
-    if sys.stdout.isatty():
-        text = "\n".join(printable(line) for line in text.split("\n"))
-    # Not click.echo, which drops what looks like ANSI escapes from text going to a pipe.
-    sys.stdout.flush()
-    sys.stdout.buffer.write(text.encode("utf-8", "replace"))  # no lone surrogates
-
-
-def describe(thread) -> str:
-    lapse = f", lapses after {lifetime_text(thread)} idle" if thread.expires_after else ""
-    return (
-        f"thread {thread.id} ({thread.list}, {thread.ids} id{'s' * (thread.ids != 1)},"
-        f" {thread.hits} hit{'s' * (thread.hits != 1)}{lapse}): {thread.subject or 'no subject'}"
-    )
+    header, facts = message_to_record(read_stdin((list_name,)), subthread)
+    window = None if no_subject else window
+    say(record_message(settings, header, facts, list_name, lifetime, subthread, window))
 
 
 @cli.command(name="list", short_help="List the recorded threads, newest activity first.")
@@ -659,10 +241,7 @@ def list_threads(
         # An empty listing on a terminal names the lists there are.
         names = sorted(store.list_names()) if terminal and lists and not threads else []
     if as_json or as_nl or as_csv or as_tsv:
-        rows = [thread._asdict() for thread in threads]
-        for row, thread in zip(rows, threads, strict=True):
-            row["expires_after"] = lifetime_text(thread)
-            del row["expires_given"]
+        rows = thread_rows(threads)
         if as_json:
             click.echo(json_text(rows))
         elif as_nl:
@@ -677,31 +256,8 @@ def list_threads(
             known = f"; the lists: {', '.join(names)}" if names else ""
             say(f"no threads{on} in {settings.path} ({settings.source}){known}")
         return
-
-    def day(stamp):
-        return stamp[:16].replace("T", " ") if stamp else "-"
-
-    table = [("ID", "LIST", "HITS", "IDS", "LAST MATCH", "CREATED", "FOR", "SUBJECT")]
-    for t in threads:
-        table.append(
-            (
-                str(t.id),
-                t.list,
-                str(t.hits),
-                str(t.ids),
-                day(t.last_match),
-                day(t.created),
-                lifetime_text(t) or "-",
-                t.subject or "",
-            )
-        )
-    widths = [max(len(row[i]) for row in table) for i in range(7)]
-    for row in table:
-        cells = [
-            cell.rjust(w) if i in (0, 2, 3) else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row[:7], widths, strict=True))
-        ]
-        say("  ".join(cells + [row[7]]).rstrip())
+    for line in thread_table(threads):
+        say(line)
 
 
 @cli.command(short_help="Say which thread a message belongs to, and why.")
@@ -741,99 +297,13 @@ def explain(
         say("in no thread: the message is a list digest, many conversations in one")
         sys.exit(1)
     with settings.store(create=False) as store:
-        facts = store.without_digests(facts)
         follow_forks = follow_forks or filter.follows_forks(os.environ)
-        hit = store.decide(facts, None if no_subject else window, follow_forks)
-        thread = store.thread(hit.thread) if hit else None
-        joined = store.joined(hit.msgid) if hit else None
-    if hit is None or thread is None:
-        where = f" on {', '.join(lists)}" if lists else ""
-        say(
-            f"in no thread{where}: {none_recorded(len(facts.ids))},"
-            " and nothing else links it to a thread"
-        )
+        window = None if no_subject else window
+        belongs, lines = explanation(store, facts, header, lists, window, follow_forks)
+    for line in lines:
+        say(line)
+    if not belongs:
         sys.exit(1)
-    if lists and hit.list not in lists:  # a weaker rule is not tried: see Matcher.lookup
-        say(describe(thread))
-        say(
-            f"in no thread on {', '.join(lists)}: decided by <{hit.msgid}> ({hit.rule}),"
-            f" to this thread on {hit.list}; weaker rules are not tried"
-        )
-        sys.exit(1)
-    if hit.rule == "fork":
-        say(describe(thread))
-        by = f"<{hit.msgid}>" if hit.msgid in facts.ids else "the message index"
-        say(
-            f"a reply to thread {hit.thread} under a new subject: not {hit.list}"
-            f" (linked by {by}; --follow-forks follows it)"
-        )
-        sys.exit(1)
-    if hit.rule == "index":
-        why = "the message index links its ids to this message of the thread"
-    elif hit.rule == "thread-index":
-        why = "its Outlook Thread-Index is that of this message's conversation"
-    elif hit.rule == "subject":
-        why = (
-            "nothing else links it: its reply subject is that of the thread, within"
-            f" {format_duration(window)} of the thread's last message"
-        )
-    elif header is None:
-        why = "the id given"
-    else:
-        own, parents, _ = header.threading_ids(FACT_BYTES)  # what match reads of them
-        field = (
-            "its own Message-ID"
-            if hit.msgid in own
-            else "its In-Reply-To"
-            if hit.msgid in parents
-            else "its References"
-        )
-        position = facts.ids.index(hit.msgid)
-        nearer = (
-            f", nearest of its ids recorded ({position} nearer"
-            f" {'one is' if position == 1 else 'ones are'} not)"
-            if position
-            else ""
-        )
-        why = f"{field}{nearer}"
-    if joined is not None:
-        own = header is not None and hit.msgid == facts.own
-        words = joined_words(*joined, header if own else None)
-        why += f"; {'it' if own else f'<{hit.msgid}>'} {words}"
-    say(describe(thread))
-    say(f"decided by <{hit.msgid}> ({hit.rule}): {why}")
-
-
-# How `match` linked a message whose id it learned (schema 6's "match BY ID"), in words.
-_LINKED_BY = {
-    "In-Reply-To": "its In-Reply-To",
-    "References": "its References",
-    "id": "its ids",
-    "index": "the message index",
-    "thread-index": "its Outlook Thread-Index",
-    "subject": "its reply subject",
-}
-
-
-def joined_words(how: str, joined: str, header: Header | None) -> str:
-    """How an id joined its thread (``Store.joined``), as explain says it: "was learned
-    2026-11-30 15:07 UTC when it matched by its In-Reply-To <p@host>". ``header``: that of
-    the message explained, when the id is its own Message-ID; "it matched" only when it
-    names <p@host> in that field too (another message may carry the same Message-ID),
-    else "a message with it matched"."""
-    when = f"{joined[:10]} {joined[11:16]} UTC" if joined else "at an unknown time"
-    word, _, rest = how.partition(" ")
-    if word == "match":
-        by, _, msgid = rest.partition(" ")
-        own = header is not None
-        if own and by in ("In-Reply-To", "References"):
-            _, in_reply_to, references = header.threading_ids(FACT_BYTES)
-            own = msgid in (in_reply_to if by == "In-Reply-To" else references)
-        message = "it" if own else "a message with it"
-        return f"was learned {when} when {message} matched by {_LINKED_BY.get(by, by)} <{msgid}>"
-    if word == "import":
-        return f"was imported {when} from {rest}"
-    return f"was recorded {when} by {how}"
 
 
 @cli.command(short_help="Remove the thread a message belongs to.")

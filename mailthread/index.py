@@ -45,7 +45,7 @@ def _index_date(facts) -> int:
 
 
 # Every id handed to the store is a message id (``msgid.is_msgid``): ``Header.facts``,
-# ``cli.message_facts`` and the refs-file import drop `<yes>` and its kind where ids are
+# ``settings.message_facts`` and the refs-file import drop `<yes>` and its kind where ids are
 # read, so the store looks up and records what it is given; only ids read back from an
 # older database are filtered (``_members``).
 
