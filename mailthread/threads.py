@@ -41,10 +41,17 @@ class Threads(Matcher):
             order_by=f"{_ACTIVITY} DESC, threads.id DESC",
         )
 
+    # thread() and joined() stay on sqlite3: `explain` reads them, and it runs once per mail
+    # as a procmail condition (`* ? mailthread explain muted`), where importing sqlite-utils
+    # would cost more than the whole command otherwise does (measured: 210 -> 530 ms).
+
     def thread(self, thread_id: int) -> Thread | None:
         """Thread number ``thread_id``, or None when there is none."""
-        found = self._threads("threads.id = ?", [thread_id])
-        return found[0] if found else None
+        with self._errors():
+            row = self.conn.execute(
+                f"SELECT {_THREAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
+            ).fetchone()
+        return Thread(*row) if row else None
 
     def _threads(self, where: str | None, args: list, order_by: str | None = None) -> list[Thread]:
         with self._errors():
@@ -58,11 +65,10 @@ class Threads(Matcher):
         ("match In-Reply-To p@host", "2026-11-30T15:07:00Z")); None when no thread holds
         it or it was recorded before schema 6."""
         with self._errors():
-            rows = self.tables()["ids"].rows_where(
-                "msgid = ? AND how IS NOT NULL", [msgid], select="how, joined"
-            )
-            row = next(rows, None)
-        return None if row is None else (row["how"], row["joined"])
+            row = self.conn.execute(
+                "SELECT how, joined FROM ids WHERE msgid = ? AND how IS NOT NULL", (msgid,)
+            ).fetchone()
+        return None if row is None else (row[0], row[1])
 
     def name_lifetime(self, thread_ids, seconds: int, given: str) -> None:
         """Keep ``given``, the text of the lifetime (``add --for``) the threads got, for

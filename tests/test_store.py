@@ -417,7 +417,6 @@ def test_an_index_date_up_to_a_day_ahead_is_kept(store):
     assert dates["far@x"] < ahead
 
 
-
 def test_sqlite_utils_writes_join_the_stores_transaction(store):
     """The management side writes with sqlite-utils (``update`` for ``name_lifetime``,
     ``delete_where`` for ``remove`` and ``expire``) inside the store's write transaction,
