@@ -241,6 +241,15 @@ class Database:
     def _snapshot(self):
         return _Transaction(self.conn, "DEFERRED")
 
+    def tables(self):
+        """sqlite-utils' ``Database`` on this connection, for the management commands
+        (imported here: never on the match path), with neither its plugins nor its
+        recursive-triggers pragma. Its writes join a transaction the store has open:
+        sqlite-utils 4 writes in a savepoint there (3.x committed it: hence >=4.0)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn, recursive_triggers=False, execute_plugins=False)
+
     def delivery(self):
         """A context manager: one write transaction (``BEGIN IMMEDIATE``, the busy timeout
         applies) for a delivery's ``lookup``, ``parent_to_me`` and ``record``, so that what

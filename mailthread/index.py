@@ -195,22 +195,25 @@ class MessageIndex(Database):
         seconds ago; return how many. At most ``batch`` entries go in one write transaction
         (see ``expire``)."""
         cutoff = _now() - age
+        seen, digests = self.tables()["seen"], self.tables()["digests"]
         if dry_run:
             with self._errors():
-                return self.conn.execute(
-                    "SELECT (SELECT count(*) FROM seen WHERE date < ?)"
-                    " + (SELECT count(*) FROM digests WHERE date < ?)",
-                    (cutoff, cutoff),
-                ).fetchone()[0]
+                return seen.count_where("date < ?", [cutoff]) + digests.count_where(
+                    "date < ?", [cutoff]
+                )
         with self._errors(), self._transaction():
-            count = self.conn.execute("DELETE FROM digests WHERE date < ?", (cutoff,)).rowcount
+            count = _deleted(digests, "date < ?", [cutoff])
         while True:
             with self._errors(), self._transaction():
-                deleted = self.conn.execute(
-                    "DELETE FROM seen WHERE msgid IN"
-                    " (SELECT msgid FROM seen WHERE date < ? LIMIT ?)",
-                    (cutoff, batch),
-                ).rowcount
+                oldest = "msgid IN (SELECT msgid FROM seen WHERE date < ? LIMIT ?)"
+                deleted = _deleted(seen, oldest, [cutoff, batch])
             count += deleted
             if deleted < batch:
                 return count
+
+
+def _deleted(table, where: str, args: list) -> int:
+    """sqlite-utils' ``delete_where``, and how many rows it deleted."""
+    before = table.db.conn.total_changes
+    table.delete_where(where, args)
+    return table.db.conn.total_changes - before

@@ -174,7 +174,9 @@ class Store(Threads):
         ("import FROM").
 
         An import of a million ids must take seconds: the threads that touch no stored one
-        (all of them, on a first import) are written in two bulk statements.
+        (all of them, on a first import) are written in two bulk statements. They stay on
+        sqlite3's ``executemany``: sqlite-utils' ``insert_all`` takes 1.4x as long for the
+        same rows (bench/sqlite_utils_insert.py: 1,000,000 ids, 4.9 s against 6.9 s).
         """
         conn = self.conn
         with self._errors(), self._transaction():

@@ -178,3 +178,26 @@ def test_the_allowlist_check_sees_an_import_of_re(environ):
 
 def test_other_commands_do_load_click(environ):
     assert "click" in imported([launcher(), "list"], env=environ)
+
+
+@pytest.mark.parametrize(
+    "command, stdin, uses",
+    [
+        (["list"], b"", True),
+        (["list", "--csv"], b"", True),
+        (["remove", "--thread", "1"], b"", True),
+        (["expire", "--dry-run", "--idle", "30d"], b"", True),
+        # explain runs once per mail as a procmail condition: its thread details stay on
+        # sqlite3, as sqlite-utils' import would cost more than the rest of the command.
+        (["explain", "muted"], MATCHED, False),
+    ],
+    ids=["list", "list --csv", "remove", "expire", "explain"],
+)
+def test_the_management_commands_use_sqlite_utils_and_explain_does_not(
+    environ, tmp_path, command, stdin, uses
+):
+    db = tmp_path / "threads.db"
+    with Store.open(str(db)) as store:
+        store.add_thread(["parent@example.com"], "muted", "café")
+    loaded = imported([launcher(), *command], stdin, {**environ, "MAILTHREAD_DB": str(db)})
+    assert ("sqlite_utils" in loaded) == uses

@@ -416,3 +416,20 @@ def test_an_index_date_up_to_a_day_ahead_is_kept(store):
     dates = index_dates(store)
     assert dates["ahead@x"] == ahead
     assert dates["far@x"] < ahead
+
+
+def test_sqlite_utils_writes_join_the_stores_transaction(store):
+    """The management side writes with sqlite-utils (``update`` for ``name_lifetime``,
+    ``delete_where`` for ``remove`` and ``expire``) inside the store's write transaction,
+    and a failure before its commit undoes them: sqlite-utils 4 writes in a savepoint there,
+    while 3.x's ``update`` and ``insert_all`` committed the caller's transaction (hence
+    sqlite-utils>=4.0 in pyproject.toml)."""
+    added = store.add_thread(["a@x", "b@x"], "muted", "s")
+    tables = store.tables()
+    with pytest.raises(RuntimeError), store._transaction():
+        tables["threads"].update(added.thread, {"list": "watched", "expires_given": "1w"})
+        tables["ids"].delete_where("thread = ?", [added.thread])
+        raise RuntimeError("a failure before the commit")
+    assert not store.conn.in_transaction
+    thread = store.thread(added.thread)
+    assert (thread.list, thread.ids, thread.expires_given) == ("muted", 2, None)
