@@ -10,12 +10,12 @@ import sys
 def main() -> int:
     argv = sys.argv[1:]
     try:
-        from mailthread import filter
+        from mailthread import arguments, filter
     except Exception as e:  # MemoryError under RLIMIT_AS, a broken install...
         if "match" in argv:
             return pass_through(f"cannot start: {type(e).__name__}: {e}")
         raise
-    if filter.is_match_command(argv):
+    if arguments.is_match_command(argv):
         return filter.main(argv)
     stop_on_interrupt()
     from mailthread import cli

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from mailthread import __version__, filter
+from mailthread import __version__, arguments, filter
 from mailthread.database import DEFAULT_TIMEOUT
 from mailthread.explain import explanation
 from mailthread.filter import printable
@@ -297,7 +297,7 @@ def explain(
         say("in no thread: the message is a list digest, many conversations in one")
         sys.exit(1)
     with settings.store(create=False) as store:
-        follow_forks = follow_forks or filter.follows_forks(os.environ)
+        follow_forks = follow_forks or arguments.follows_forks(os.environ)
         window = None if no_subject else window
         belongs, lines = explanation(store, facts, header, lists, window, follow_forks)
     for line in lines:
@@ -333,7 +333,7 @@ def remove(settings: Settings, message_id: str | None, thread_id: int | None) ->
         if facts is not None:
             # The thread `match` would pick: forks followed as $MAILTHREAD_FOLLOW_FORKS says.
             facts = store.without_digests(facts)
-            hit = store.decide(facts, follow_forks=filter.follows_forks(os.environ))
+            hit = store.decide(facts, follow_forks=arguments.follows_forks(os.environ))
             if hit is not None and hit.rule == "fork":
                 raise Failure(
                     f"a reply to thread {hit.thread} under a new subject, in no thread:"

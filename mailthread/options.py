@@ -1,6 +1,6 @@
 """The click options and arguments the commands share, and how their values are checked:
 --db and --timeout (before or after a command's name: ``Commands``), ``match``'s options as
-``filter.MATCH_OPTIONS`` declares them (``MatchCommand``), LIST names, DURATIONs
+``arguments.MATCH_OPTIONS`` declares them (``MatchCommand``), LIST names, DURATIONs
 (--subject-window, --idle, add --for). A bad value is a usage error (exit status 2)."""
 
 from __future__ import annotations
@@ -9,18 +9,18 @@ import os
 
 import click
 
-from mailthread import filter
+from mailthread import arguments
 from mailthread.database import DEFAULT_TIMEOUT, PathError, check_path
 from mailthread.settings import Settings
 
 
 def check_timeout(ctx, param, value: str | None) -> float | None:
-    """--timeout SECONDS -> seconds (``filter.check_timeout``: the rule match uses)."""
+    """--timeout SECONDS -> seconds (``arguments.check_timeout``: the rule match uses)."""
     if value is None:
         return None
     try:
-        return filter.check_timeout(value)
-    except filter.UsageError as e:
+        return arguments.check_timeout(value)
+    except arguments.UsageError as e:
         raise click.BadParameter(str(e).split(": ", 1)[-1]) from None
 
 
@@ -77,14 +77,14 @@ class Commands(click.Group):
 
 
 class MatchCommand(click.Command):
-    """``match``, whose options only ``filter.parse_args`` parses: on the fast path, before
+    """``match``, whose options only ``arguments.parse_args`` parses: on the fast path, before
     click is loaded (``__main__``), or from here when click was asked to run it. click
-    shows them (--help, the man page, completion) from ``filter.MATCH_OPTIONS``, the one
+    shows them (--help, the man page, completion) from ``arguments.MATCH_OPTIONS``, the one
     declaration of them."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        for name, metavar, default, help in filter.MATCH_OPTIONS:
+        for name, metavar, default, help in arguments.MATCH_OPTIONS:
             self.params.append(
                 click.Option(
                     [name],
@@ -104,7 +104,7 @@ class MatchCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if ctx.resilient_parsing or any(arg in ctx.help_option_names for arg in args):
             return super().parse_args(ctx, args)  # --help, and shell completion
-        ctx.args = list(args)  # for filter.parse_args, unread
+        ctx.args = list(args)  # for arguments.parse_args, unread
         return ctx.args
 
 
@@ -112,8 +112,8 @@ def check_list(ctx, param, value):
     names = value if isinstance(value, tuple) else (value,)
     for name in names:
         try:
-            filter.check_list_name(name)
-        except filter.UsageError as e:
+            arguments.check_list_name(name)
+        except arguments.UsageError as e:
             problem = str(e).split(": ", 1)[-1]
             if os.path.isfile(name):  # `mailthread explain ~/reply.eml`
                 problem += f"; it is a file: the message comes on stdin (< {name})"
@@ -145,8 +145,8 @@ def parse_duration(ctx, param, value: str | None) -> int | None:
     if value is None:
         return None
     try:
-        return filter.parse_duration(value)
-    except filter.UsageError as e:
+        return arguments.parse_duration(value)
+    except arguments.UsageError as e:
         raise click.BadParameter(str(e)) from None
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from mailthread import filter
+from mailthread import arguments
 from mailthread.filter import printable
 from mailthread.threads import Thread
 
@@ -42,9 +42,9 @@ def lifetime_text(thread) -> str | None:
     """A thread's own lifetime as it was given ("1w"), or in days or hours; None: none."""
     given = thread.expires_given
     try:
-        if given and thread.expires_after == filter.parse_duration(given):
+        if given and thread.expires_after == arguments.parse_duration(given):
             return given
-    except filter.UsageError:  # a hand-edited database
+    except arguments.UsageError:  # a hand-edited database
         pass
     return format_duration(thread.expires_after)
 

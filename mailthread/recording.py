@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from mailthread import filter
+from mailthread import arguments
 from mailthread.filter import printable
 from mailthread.message import FACT_BYTES, Facts, Header
 from mailthread.options import name_lifetime
@@ -71,7 +71,7 @@ def record_message(
         if subthread:
             added = store.add_subthread(facts.own, list_name, subject, lifetime, facts)
         else:
-            follow = filter.follows_forks(os.environ)
+            follow = arguments.follows_forks(os.environ)
             added = store.add_message(
                 facts, list_name, subject, lifetime, window=window, follow_forks=follow
             )

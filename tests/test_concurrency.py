@@ -199,6 +199,7 @@ def test_match_looks_up_and_records_in_one_transaction(db, monkeypatch):
     """An `add` of the parent landing between a delivery's lookup (no thread yet) and its
     record must not lose the reply from the thread: in either order of the two, the reply's
     Message-ID ends up in the parent's thread (by the index, or learned by the match)."""
+    from mailthread import arguments
     from mailthread import filter as mt_filter
     from mailthread.message import Header
 
@@ -223,7 +224,7 @@ def test_match_looks_up_and_records_in_one_transaction(db, monkeypatch):
         return hit
 
     monkeypatch.setattr(Matcher, "lookup", lookup_then_add)
-    args = mt_filter.parse_args(["--db", str(db), "match"], {})
+    args = arguments.parse_args(["--db", str(db), "match"], {})
     assert b"".join(mt_filter.filter_message(reply, args, {})) == reply
     monkeypatch.setattr(Matcher, "lookup", lookup)
     if waiting:

@@ -34,6 +34,7 @@ ALLOWED = {
     "mailthread",
     "mailthread.__main__",
     "mailthread.filter",
+    "mailthread.arguments",
     "mailthread.message",
     "mailthread.dates",
     "mailthread.scan",

@@ -444,7 +444,7 @@ def test_list_prints_the_formats_sqlite_utils_users_know(db):
 
 
 def test_match_options_are_declared_once_for_both_parsers(db):
-    """filter.MATCH_OPTIONS is the one declaration of match's options (issue 15): click's
+    """arguments.MATCH_OPTIONS is the one declaration of match's options (issue 15): click's
     match shows exactly those (with --db and --timeout), completion offers them, and when
     click runs match it hands the arguments, unread, to the same parser as the fast path:
     the same output and status for the same arguments."""
@@ -452,14 +452,14 @@ def test_match_options_are_declared_once_for_both_parsers(db):
 
     from click.testing import CliRunner
 
-    from mailthread import cli, filter
+    from mailthread import arguments, cli, filter
 
-    names = [name for name, *_ in filter.MATCH_OPTIONS]
+    names = [name for name, *_ in arguments.MATCH_OPTIONS]
     command = cli.cli.commands["match"]
     options = [p.opts[0] for p in command.params if isinstance(p, cli.click.Option)]
     assert options == [*names, "--db", "--timeout"]
     shown = run(["match", "--help"]).stdout.decode()
-    for name, metavar, _, help in filter.MATCH_OPTIONS:
+    for name, metavar, _, help in arguments.MATCH_OPTIONS:
         assert (f"{name} {metavar}" if metavar else name) in shown
         assert " ".join(help.split()[:4]) in " ".join(shown.split())
     assert run(["add", "muted"], b"Message-ID: <p@x>\nSubject: P\n\nx\n", db=db).returncode == 0

@@ -366,7 +366,8 @@ def test_hostile_values_are_only_ever_bound_parameters(db, tmp_path, statements)
     assert HOSTILE_LIST in results[3].output and HOSTILE_SUBJECT in results[3].output
 
     texts = [sql for sql, _ in statements]
-    assert any("INSERT" in sql for sql in texts) and any("DELETE" in sql for sql in texts)
+    # (sqlite-utils, which remove and expire write with, spells its statements in lower case)
+    assert any("INSERT" in sql for sql in texts) and any("DELETE" in sql.upper() for sql in texts)
     assert [(sql, m) for sql in texts for m in MARKERS if m in sql] == []
     # ...while they did reach the database, as parameters.
     bound = set(strings([parameters for _, parameters in statements]))
