@@ -25,7 +25,7 @@ class UsageError(Exception):
 
 # me: the user's addresses (lower-cased); window: how long after a thread's last message a
 # reply may be linked by its subject alone (None: never); follow_forks: a reply under a new
-# subject stays in its thread (--follow-forks, $MAILTHREAD_FOLLOW_FORKS=1; Matcher.decide).
+# subject stays in its thread (--follow-forks, $MAILTHREAD_FOLLOW_FORKS=1; linking.Linking.decide).
 MatchArgs = namedtuple("MatchArgs", "db timeout lists header me window follow_forks")
 # match's own options, declared here once: (name, metavar -- None for a flag --, default as
 # --help shows it, help). parse_args reads them, on the fast path that runs before click is
@@ -62,7 +62,7 @@ MATCH_OPTIONS = (
         "is a patch of the thread's [PATCH n/m] series.",
     ),
 )
-_MATCH_OPTIONS = tuple(name for name, metavar, _, _ in MATCH_OPTIONS if metavar)
+_WITH_VALUE = tuple(name for name, metavar, _, _ in MATCH_OPTIONS if metavar)
 _FLAGS = tuple(name for name, metavar, _, _ in MATCH_OPTIONS if not metavar)
 _UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
 # SQLite's date functions stop at year 0, and its integers at 2**63 - 1: a century is
@@ -180,7 +180,7 @@ def parse_args(argv: list[str], environ) -> MatchArgs:
                 only_positionals = True
                 continue
             # --db and --timeout go before the command name or after it.
-            allowed = _GROUP_OPTIONS + (_MATCH_OPTIONS + _FLAGS if seen_command else ())
+            allowed = _GROUP_OPTIONS + (_WITH_VALUE + _FLAGS if seen_command else ())
             if name not in allowed:
                 raise UsageError(f"no such option: {name}")
             if name in _FLAGS:
@@ -221,7 +221,7 @@ def file_named(argv: list[str]) -> str | None:
     args = iter(argv)
     command = False
     for arg in args:
-        if arg in _GROUP_OPTIONS or arg in _MATCH_OPTIONS:
+        if arg in _GROUP_OPTIONS or arg in _WITH_VALUE:
             next(args, None)
         elif not arg.startswith("-") and not command:
             command = True  # "match"

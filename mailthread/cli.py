@@ -22,10 +22,10 @@ from mailthread.options import (
     Commands,
     MatchCommand,
     check_db,
+    check_duration,
+    check_lifetime,
     check_list,
     check_timeout,
-    parse_duration,
-    parse_lifetime,
     subject_options,
 )
 from mailthread.output import (
@@ -124,7 +124,7 @@ def match(ctx: click.Context) -> None:
     "--for",
     "lifetime",
     metavar="DURATION",
-    callback=parse_lifetime,
+    callback=check_lifetime,
     help="Let the thread lapse after this long without a match (12h, 7d, 12w).",
 )
 @click.option(
@@ -357,7 +357,7 @@ def remove(settings: Settings, message_id: str | None, thread_id: int | None) ->
     default="90d",
     show_default=True,
     metavar="DURATION",
-    callback=parse_duration,
+    callback=check_duration,
     help="Remove threads with no match for this long (12h, 7d, 12w).",
 )
 @click.option(
@@ -365,7 +365,7 @@ def remove(settings: Settings, message_id: str | None, thread_id: int | None) ->
     default="180d",
     show_default=True,
     metavar="DURATION",
-    callback=parse_duration,
+    callback=check_duration,
     help="Drop message index entries of messages dated longer ago than this.",
 )
 @click.option("--dry-run", is_flag=True, help="Say what would go, remove nothing.")

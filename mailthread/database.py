@@ -1,7 +1,8 @@
 """Opening the store, its path rules, locking and transactions; ``StoreError``.
 
-Stdlib only (``_sqlite3``): this module is on the per-mail ``match`` path, where importing
-sqlite-utils alone would cost several times a bare interpreter's start.
+On the per-mail ``match`` path: SQLite's C module only (``_sqlite3``). sqlite-utils, for the
+management commands, is imported in ``Database.tables`` when they call it: importing it
+alone would cost ``match`` several times a bare interpreter's start.
 
 procmail runs deliveries in parallel while mutt may run ``add``: the file is in WAL mode
 (readers never wait for a writer), every write is one ``BEGIN IMMEDIATE`` transaction (it
@@ -143,19 +144,19 @@ def _check_folder(path: str) -> None:
         )
 
 
-def _chunks(items: list, size: int = _CHUNK):
+def chunks(items: list, size: int = _CHUNK):
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
 
-def _marks(n: int) -> str:
+def qmarks(n: int) -> str:
     return ",".join("?" * n)
 
 
 class Database:
     """A connection to the store; each part of it (``index.MessageIndex``,
-    ``linking.Matcher``, ``threads.Threads``, ``store.Store``) adds what it reads and
-    writes on top."""
+    ``linking.Linking``, ``delivery.Matcher``, ``threads.Threads``, ``store.Store``) adds
+    what it reads and writes on top."""
 
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self.conn = conn

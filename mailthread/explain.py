@@ -33,7 +33,7 @@ def explanation(
             " and nothing else links it to a thread"
         )
         return False, lines
-    if lists and hit.list not in lists:  # a weaker rule is not tried: see Matcher.lookup
+    if lists and hit.list not in lists:  # a weaker rule is not tried: see Linking.lookup
         lines.append(describe(thread))
         lines.append(
             f"in no thread on {', '.join(lists)}: decided by <{hit.msgid}> ({hit.rule}),"

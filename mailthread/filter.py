@@ -2,7 +2,7 @@
 
 It starts without click (the console script comes here first): its cost is paid once per
 mail, so it loads only SQLite's C module and the modules it uses (its command line in
-``arguments``, the message's header, the store's ``linking.Matcher``); not even ``re``.
+``arguments``, the message's header, the store's ``delivery.Matcher``); not even ``re``.
 
 Whatever goes wrong, the message goes out and one ``mailthread: ...`` line on stderr says
 why. When the database cannot be used, the message goes out unmarked but with a sender's
@@ -21,7 +21,7 @@ from io import BufferedIOBase  # already loaded by the interpreter, unlike typin
 
 from mailthread.arguments import MatchArgs, UsageError, file_named, parse_args
 from mailthread.database import PathError, StoreError, default_path
-from mailthread.linking import Matcher
+from mailthread.delivery import Matcher
 from mailthread.message import FACT_BYTES, Header, field_name
 
 EX_OK = 0

@@ -1,22 +1,22 @@
 """The message index (tables ``seen`` and ``digests``): every message ``match`` and the
 imports saw, by its ids, in conversations -- the ids of messages linked by their headers
 share a conversation number. What the linking rules read to find a reply's conversation;
-what a delivery writes there is ``linking.Matcher._observe``.
+what a delivery writes there is ``delivery.Matcher._observe``.
 """
 
 from __future__ import annotations
 
-from mailthread.database import EXPIRE_BATCH, Database, _chunks, _marks
+from mailthread.database import EXPIRE_BATCH, Database, chunks, qmarks
 from mailthread.message import without_ids
 from mailthread.msgid import is_msgid
-from mailthread.schema import _LAPSED
+from mailthread.schema import LAPSED_SQL
 
 # The ids of a message that only its subject links to a conversation go into the index as
 # "subject:HASH:ID" (HASH: its normalised subject's): only a message of the same subject
 # follows them (docs/threat-model.md, "Claimed ids").
-_BOUND = "subject:"
+BOUND_PREFIX = "subject:"
 # At most this many ids of one message go into the index (real References hold under 40).
-_MAX_KEYS = 100
+MAX_KEYS = 100
 # The index takes a message's Date only within this window, else the time it sees it: one
 # reply dated 9999 would raise its conversation's date for good (later replies beyond the
 # subject window, the entries never expired), one dated 1970 would hide it. A day ahead
@@ -34,7 +34,7 @@ def _now() -> int:
     return int(time.time())
 
 
-def _index_date(facts) -> int:
+def index_date(facts) -> int:
     """The date the index gives a message (seconds since the epoch): its Date header
     field, unless it has none or one outside the window above; then now."""
     now = _now()
@@ -50,21 +50,21 @@ def _index_date(facts) -> int:
 # older database are filtered (``_members``).
 
 
-def _keys(facts) -> list[str]:
+def index_keys(facts) -> list[str]:
     """What the index keeps of a message: its message ids, and its Outlook conversation
     key."""
-    keys = facts.ids[:_MAX_KEYS]
+    keys = facts.ids[:MAX_KEYS]
     if facts.thread_index:
         keys.append(facts.thread_index)
     return keys
 
 
-def _bound(facts, keys: list[str]) -> list[str]:
+def subject_bound(facts, keys: list[str]) -> list[str]:
     """``keys`` as the index holds them for a message of ``facts``'s subject that only its
     subject linked."""
     if facts.subject is None:
         return []
-    return [f"{_BOUND}{facts.subject}:{key}" for key in keys]
+    return [f"{BOUND_PREFIX}{facts.subject}:{key}" for key in keys]
 
 
 class MessageIndex(Database):
@@ -75,38 +75,18 @@ class MessageIndex(Database):
         knows (``_observe`` notes each digest delivered): a reply to a digest names many
         conversations through it, and is linked by what else it names and by its own
         subject. The same ``facts`` when it names none."""
-        parents = facts.parents[:_MAX_KEYS]
+        parents = facts.parents[:MAX_KEYS]
         if not parents:
             return facts
         with self._errors():
             digests = {
                 msgid
                 for (msgid,) in self.conn.execute(
-                    f"SELECT msgid FROM digests WHERE msgid IN ({_marks(len(parents))})",
+                    f"SELECT msgid FROM digests WHERE msgid IN ({qmarks(len(parents))})",
                     parents,
                 )
             }
         return without_ids(facts, digests) if digests else facts
-
-    def parent_to_me(self, facts) -> bool | None:
-        """Whether the nearest parent the index saw was addressed to me (None: unknown).
-        A parent that its subject linked counts for a message of the same subject."""
-        parents = facts.parents[:_MAX_KEYS]
-        if not parents:
-            return None
-        bound = _bound(facts, parents)
-        with self._errors():
-            known = dict(
-                self.conn.execute(
-                    "SELECT msgid, to_me FROM seen"
-                    f" WHERE msgid IN ({_marks(len(parents) + len(bound))}) AND to_me IS NOT NULL",
-                    parents + bound,
-                )
-            )
-        for msgid in parents + bound:
-            if msgid in known:
-                return bool(known[msgid])
-        return None
 
     def conversation(self, facts) -> list[str]:
         """The ids of every message the index links to this one (its own included)."""
@@ -114,26 +94,27 @@ class MessageIndex(Database):
             return self._members(facts)
 
     def _members(self, facts) -> list[str]:
-        keys = _keys(facts)
-        convs = sorted(set(self._convs(keys + _bound(facts, keys)).values()))
+        keys = index_keys(facts)
+        convs = sorted(set(self._convs(keys + subject_bound(facts, keys)).values()))
         members: list[str] = []
-        for chunk in _chunks(convs):
+        for chunk in chunks(convs):
             members += [
                 msgid
                 for (msgid,) in self.conn.execute(
-                    f"SELECT msgid FROM seen WHERE conv IN ({_marks(len(chunk))})", chunk
+                    f"SELECT msgid FROM seen WHERE conv IN ({qmarks(len(chunk))})", chunk
                 )
-                if is_msgid(msgid) and not msgid.startswith(_BOUND)
+                if is_msgid(msgid) and not msgid.startswith(BOUND_PREFIX)
             ]
         return members
 
     def _convs(self, keys: list[str]) -> dict[str, int]:
         """key -> conversation, for the keys the index knows."""
         found: dict[str, int] = {}
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             found.update(
                 self.conn.execute(
-                    f"SELECT msgid, conv FROM seen WHERE msgid IN ({_marks(len(chunk))})", chunk
+                    f"SELECT msgid, conv FROM seen WHERE msgid IN ({qmarks(len(chunk))})",
+                    chunk,
                 )
             )
         return found
@@ -145,50 +126,18 @@ class MessageIndex(Database):
         in its conversation too."""
         convs = sorted(set(convs))
         first = sorted(set(first))
-        preferred = f"seen.conv IN ({_marks(len(first))})" if first else "0"
+        preferred = f"seen.conv IN ({qmarks(len(first))})" if first else "0"
         # One row per thread; SQLite takes the bare columns from the row of max().
         rows = self.conn.execute(
             f"SELECT ids.msgid, threads.id, threads.list, seen.conv, max({preferred}) AS pref"
             " FROM seen JOIN ids ON ids.msgid = seen.msgid"
             " JOIN threads ON threads.id = ids.thread"
-            f" WHERE seen.conv IN ({_marks(len(convs))}) AND threads.subthread = 0"
-            f" AND NOT {_LAPSED} GROUP BY threads.id ORDER BY pref DESC, threads.id DESC"
+            f" WHERE seen.conv IN ({qmarks(len(convs))}) AND threads.subthread = 0"
+            f" AND NOT {LAPSED_SQL} GROUP BY threads.id ORDER BY pref DESC, threads.id DESC"
             " LIMIT ?",
             [*first, *convs, limit],
         ).fetchall()
         return [row[:4] for row in rows]
-
-    def _subject_conv(self, facts, window: int) -> int | None:
-        """For a reply that nothing else links: the one conversation with a message of the
-        same normalised subject, if the reply is dated within ``window`` after that
-        conversation's last message. None when the index knows one of the reply's parents
-        to be in another conversation, or when several conversations of that subject fit."""
-        if not facts.reply or facts.subject is None:
-            return None
-        date = _index_date(facts)
-        # The message itself may be in the index already (explain after match).
-        itself = set(self._convs([facts.own]).values()) if facts.own else set()
-        first: dict[int, int] = {}  # conversation -> its earliest date with this subject
-        for conv, when in self.conn.execute(
-            "SELECT conv, date FROM seen WHERE subject = ? ORDER BY date DESC LIMIT 50",
-            (facts.subject,),
-        ):
-            first[conv] = when
-        candidates = set()
-        for conv, earliest in first.items():
-            if conv in itself:
-                continue
-            (last,) = self.conn.execute(
-                "SELECT max(date) FROM seen WHERE conv = ?", (conv,)
-            ).fetchone()
-            if earliest - window <= date <= last + window:
-                candidates.add(conv)
-        if len(candidates) != 1:
-            return None  # no conversation of this subject, or several: two called "Help"
-        parents = self._convs(facts.parents[:_MAX_KEYS])
-        if set(parents.values()) - candidates - itself:
-            return None
-        return candidates.pop()
 
     def expire_index(self, age: int, dry_run: bool = False, batch: int = EXPIRE_BATCH) -> int:
         """Drop the index entries of messages (and list digests) dated more than ``age``

@@ -1,25 +1,23 @@
-"""The linking rules: which thread a message belongs to (``Matcher.decide``, the rules in
-their order of strength, read top to bottom), and what a delivery teaches the store
-(``Matcher.record``). ``match``, ``explain`` and ``remove`` all decide here.
-
-``Matcher`` is the part of the store the per-mail ``match`` opens: it never loads the
-management side (``threads``, ``store``).
+"""The linking rules: which thread a message belongs to (``Linking.decide``, the rules in
+their order of strength, read top to bottom; the fork rule, ``Linking._fork``, and the
+topics it compares). ``match``, ``explain`` and ``remove`` all decide here; what a delivery
+then records is ``delivery.Matcher``'s.
 """
 
 from __future__ import annotations
 
 from collections import namedtuple
 
-from mailthread.database import _chunks, _marks
-from mailthread.index import _BOUND, MessageIndex, _bound, _index_date, _keys
-from mailthread.schema import _LAPSED, _NOW
+from mailthread.database import chunks, qmarks
+from mailthread.index import MAX_KEYS, MessageIndex, index_date, index_keys, subject_bound
+from mailthread.schema import LAPSED_SQL
 from mailthread.subject import topic_keys
 
 # (namedtuple, not typing.NamedTuple: importing typing costs the per-mail path ~7 ms.)
 # msgid: the stored id that linked the message to the thread; rule: how it was linked --
 # "id" (one of its own ids is in the thread), "index" (the message index links one of its
 # ids to the thread), "thread-index" (Outlook's conversation key does) or "subject"; or
-# "fork": one of the first three links it, but under a new subject (``Matcher.decide``), and
+# "fork": one of the first three links it, but under a new subject (``Linking.decide``), and
 # forks of that thread are not followed -- it belongs to no thread.
 # followed: a fork that matched only because its thread is on FOLLOWED_LIST; matching it
 # teaches that thread nothing (its id stays free for a thread of its own: ``add``).
@@ -39,7 +37,7 @@ def topics_of(facts) -> set[str]:
 
 
 def subject_topics(text: str | None) -> set[str]:
-    """The topics of a decoded subject (``subject.topic_keys``), as ``threads.topics``
+    """The topics of a decoded subject (``subject.topic_keys``), as the ``topics`` column
     holds them. None (a thread recorded without one: a refs file) gives no topics --
     unknown, not empty."""
     topic, series = topic_keys(text)
@@ -48,7 +46,7 @@ def subject_topics(text: str | None) -> set[str]:
     return {f"t{topic}"} if series is None else {f"t{topic}", f"p{series}"}
 
 
-def _message_topics(facts) -> tuple[str, str | None] | None:
+def message_topics(facts) -> tuple[str, str | None] | None:
     """A message's (``message.Facts``) topic and patch series as ``topics`` tokens, or None
     without a Subject field (no topic: no fork)."""
     topic, series = topic_keys(facts.text)
@@ -57,8 +55,8 @@ def _message_topics(facts) -> tuple[str, str | None] | None:
     return f"t{topic}", None if series is None else f"p{series}"
 
 
-def _forks(mine: tuple[str, str | None], topics: set[str]) -> bool:
-    """Whether a message of ``mine`` (``_message_topics``) is a fork of a thread of
+def is_fork(mine: tuple[str, str | None], topics: set[str]) -> bool:
+    """Whether a message of ``mine`` (``message_topics``) is a fork of a thread of
     ``topics``: they are known, its topic is none of them, and it is no patch of their
     series. (A patch of the series is followed whatever its title, but its title never
     becomes a topic: a stranger's "[PATCH 1/2] <your topic>" naming one of your messages
@@ -67,33 +65,33 @@ def _forks(mine: tuple[str, str | None], topics: set[str]) -> bool:
     return bool(topics) and topic not in topics and series not in topics
 
 
-def _topics(stored: str | None, subject: str | None) -> set[str]:
+def thread_topics(stored: str | None, subject: str | None) -> set[str]:
     """A thread's topics from its row: the ``topics`` column, or for a thread recorded
     before schema 5 (NULL), those of its stored subject."""
     return set(stored.split()) if stored is not None else subject_topics(subject)
 
 
-def _topics_text(topics: set[str] | None) -> str:
+def topics_text(topics: set[str] | None) -> str:
     """The ``topics`` column for a set of topics ("" when none is known)."""
     return " ".join(sorted(topics or ()))
 
 
-class Matcher(MessageIndex):
-    """The store as ``match`` uses it: the linking rules, and recording a delivery."""
+class Linking(MessageIndex):
+    """The linking rules: which thread a message belongs to."""
 
     # The linking rules, their order of strength and when each stops the weaker ones:
     # ``decide``. Lists given to ``match`` filter its answer (``lookup``), nothing more.
 
     def find(self, ids: list[str], lists: tuple[str, ...] = ()) -> Hit | None:
         """The thread of the first id in ``ids`` that is stored (on one of ``lists``)."""
-        list_filter = f" AND threads.list IN ({_marks(len(lists))})" if lists else ""
+        list_filter = f" AND threads.list IN ({qmarks(len(lists))})" if lists else ""
         with self._errors():
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 rows = self.conn.execute(
                     "SELECT ids.msgid, threads.id, threads.list FROM ids"
                     " JOIN threads ON threads.id = ids.thread"
-                    f" WHERE ids.msgid IN ({_marks(len(chunk))}){list_filter}"
-                    f" AND NOT {_LAPSED}",
+                    f" WHERE ids.msgid IN ({qmarks(len(chunk))}){list_filter}"
+                    f" AND NOT {LAPSED_SQL}",
                     [*chunk, *lists],
                 ).fetchall()
                 if rows:
@@ -177,8 +175,8 @@ class Matcher(MessageIndex):
             # 2. index, 3. thread-index: the conversations its keys are in. Recording the
             # message joins them, so the key's conversation counts as well -- after the
             # conversations of its ids.
-            keys = _keys(facts)
-            convs = self._convs(keys + _bound(facts, keys))
+            keys = index_keys(facts)
+            convs = self._convs(keys + subject_bound(facts, keys))
             if convs:
                 by_ids = {conv for key, conv in convs.items() if "thread-index:" not in key}
                 rows = self._threads_of_convs(convs.values(), by_ids)
@@ -207,7 +205,7 @@ class Matcher(MessageIndex):
     def _first_not_forked(self, facts, hits: list[Hit], follow_forks: bool) -> Hit:
         """The first of ``hits`` (in order of preference) that the message is no fork of;
         else the first, as a fork (``_fork``)."""
-        mine = _message_topics(facts)  # once, for all of them
+        mine = message_topics(facts)  # once, for all of them
         first = None
         for hit in hits:  # each a query: none after the one that decides
             decided = self._fork(facts, hit, follow_forks, mine)
@@ -221,11 +219,11 @@ class Matcher(MessageIndex):
         first (``find`` for all of them)."""
         found: dict[str, tuple] = {}
         with self._errors():
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 for row in self.conn.execute(
                     "SELECT ids.msgid, threads.id, threads.list FROM ids"
                     " JOIN threads ON threads.id = ids.thread"
-                    f" WHERE ids.msgid IN ({_marks(len(chunk))}) AND NOT {_LAPSED}",
+                    f" WHERE ids.msgid IN ({qmarks(len(chunk))}) AND NOT {LAPSED_SQL}",
                     chunk,
                 ):
                     found[row[0]] = row
@@ -250,13 +248,13 @@ class Matcher(MessageIndex):
         message without a Subject field (it says nothing of its topic). An empty subject is
         the empty topic: a fork of a thread with a subject, and the reverse (a thread
         recorded from a message without a Subject has the empty topic too). ``mine``: the
-        message's ``_message_topics``."""
+        message's ``message_topics``."""
         if mine is None or hit.msgid == facts.own:
             return hit
         row = self.conn.execute(
             "SELECT topics, subject FROM threads WHERE id = ?", (hit.thread,)
         ).fetchone()
-        if not _forks(mine, _topics(*row) if row is not None else set()):
+        if not is_fork(mine, thread_topics(*row) if row is not None else set()):
             return hit
         if follow_forks:
             return hit
@@ -264,178 +262,34 @@ class Matcher(MessageIndex):
             return hit._replace(followed=True)  # marked, but it joins no thread
         return hit._replace(rule="fork")
 
-    def record(
-        self,
-        facts,
-        hit: Hit | None = None,
-        to_me: bool | None = None,
-        window: int | None = SUBJECT_WINDOW,
-        by: str | None = None,
-    ) -> None:
-        """Put a message into the index and, when it matched ``hit``, count the match and
-        add its own id to that thread -- one write transaction; ``by`` names the header
-        field that held ``hit.msgid`` ("In-Reply-To", "References"), kept with the id
-        (``joined``; default: the rule). A reply that nothing else
-        links -- no rule stronger than the subject links it to a thread, on any list --
-        joins, in the index, the conversation its subject names (see ``decide``) whether
-        or not that one is in a thread, unless ``window`` is None. What a claimed
-        id may teach: docs/threat-model.md, "Claimed ids"."""
-        with self._errors(), self._transaction():
-            learnable = self._observe(facts, hit, to_me, window)
-            if hit is not None:
-                self._learn(hit, facts.own if learnable and not hit.followed else None, by)
-
-    def _observe(
-        self,
-        facts,
-        hit: Hit | None = None,
-        to_me: bool | None = None,
-        window: int | None = None,
-    ) -> bool:
-        """Put a message into the index; whether its own id is its to teach (False when
-        the id is claimed: see docs/threat-model.md, "Claimed ids").
-
-        A message that only its subject links (or only ids that a subject linked, under
-        the same subject, or only its Outlook Thread-Index) joins that conversation with its
-        ids bound to its subject (``_bound``): they link later messages of that subject
-        only, and no conversation its ids are in already joins on the subject's word. A
-        message whose own id the index holds as a delivered message's, in a conversation
-        its other ids are not all in (another message claiming that id), leaves that entry
-        as it is. A list digest is no message of the index: its Message-ID goes into the
-        table of digests (``without_digests``) -- unless the index or a thread knows that
-        id already: a "digest" claiming a message's id must not cut that message's replies
-        from it."""
-        if facts.digest:
-            if facts.own is not None:
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO digests (msgid, date) SELECT ?, ?"
-                    " WHERE NOT EXISTS (SELECT 1 FROM seen WHERE msgid = ?)"
-                    " AND NOT EXISTS (SELECT 1 FROM ids WHERE msgid = ?)",
-                    (facts.own, _index_date(facts), facts.own, facts.own),
-                )
-            return False
-        keys = _keys(facts)
-        if not keys:
-            return False
-        conn = self.conn
-        bound_keys = _bound(facts, keys)
-        found: dict[str, tuple[int, int]] = {}  # key -> (conversation, seen as a message)
-        bound = set()  # the conversations that subject-bound ids of this subject link it to
-        every = keys + bound_keys
-        for chunk in _chunks(every):
-            for key, conv, delivered in conn.execute(
-                "SELECT msgid, conv, subject IS NOT NULL OR to_me IS NOT NULL FROM seen"
-                f" WHERE msgid IN ({_marks(len(chunk))})",
-                chunk,
-            ):
-                if key.startswith(_BOUND):
-                    bound.add(conv)
-                else:
-                    found[key] = (conv, delivered)
-        by_subject = None
-        if hit is not None and hit.rule == "subject":
-            by_subject = next(iter(self._convs([hit.msgid]).values()), None)
-        else:
-            # Linked, if at all, only as a subject links: by ids that a subject linked,
-            # by its subject, or by its Outlook Thread-Index alone (a sender writes that as
-            # freely as a subject, and it vouches for as little).
-            if not found and bound:
-                by_subject = min(bound)
-            elif not found and hit is None and window is not None:
-                by_subject = self._subject_conv(facts, window)
-            elif len(found) == 1 and facts.thread_index in found:
-                by_subject = found[facts.thread_index][0]
-            # ...unless a thread holds one of its ids: the id rule links it, and a weaker
-            # one never overrides it (a hit by id, or none under a list filter).
-            if by_subject is not None and (
-                hit.rule == "id" if hit is not None else self.find(facts.ids) is not None
-            ):
-                by_subject = None
-        own = facts.own if facts.own in keys else None
-        if by_subject is not None:
-            # Linked by its subject alone: its ids follow only for the same subject, and no
-            # conversation its ids are in joins on the subject's word.
-            subject = facts.subject
-            keys, target = bound_keys, by_subject
-        elif hit is not None and hit.rule == "subject":
-            return False  # the thread's entry went meanwhile (not inside one delivery)
-        else:
-            mine = found.get(own, (None, 0))
-            if mine[1] and any(found.get(key, (None,))[0] != mine[0] for key in keys):
-                # Another message claims a delivered message's id: the rest of it counts.
-                keys = [key for key in keys if key != own]
-                found.pop(own)
-                own = None
-            # A delivered message's own entry keeps a subject (0: it had none), the mark of
-            # an id taken; the ids only named as parents keep none.
-            subject = None if own is None else (facts.subject or 0)
-            convs = {conv for conv, _ in found.values()}
-            if not convs:
-                (target,) = conn.execute("SELECT coalesce(max(conv), 0) + 1 FROM seen").fetchone()
-            elif len(convs) == 1:
-                (target,) = convs
-            else:
-                # Renumber the smaller conversations: the work is their size, never the
-                # index's.
-                sizes = {
-                    conv: conn.execute(
-                        "SELECT count(*) FROM seen WHERE conv = ?", (conv,)
-                    ).fetchone()[0]
-                    for conv in convs
-                }
-                target = max(sorted(convs), key=sizes.__getitem__)
-                others = sorted(convs - {target})
-                conn.execute(
-                    f"UPDATE seen SET conv = ? WHERE conv IN ({_marks(len(others))})",
-                    [target, *others],
-                )
-        date = _index_date(facts)
-        mark = None if own is None or to_me is None else int(to_me)
-        conn.executemany(
-            "INSERT INTO seen (msgid, conv, date, subject, to_me) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (msgid) DO UPDATE SET conv = excluded.conv,"
-            " date = max(date, excluded.date), subject = coalesce(excluded.subject, subject),"
-            " to_me = coalesce(excluded.to_me, to_me)",
-            [
-                (key, target, date, subject if i == 0 else None, mark if i == 0 else None)
-                for i, key in enumerate(keys)
-            ],
-        )
-        return own is not None and by_subject is None
-
-    def index_messages(self, messages) -> None:
-        """Put messages (``message.Facts``) into the index, in one transaction: what an
-        import read, so that later replies find their conversation (by subject too)."""
-        with self._errors(), self._transaction():
-            for facts in messages:
-                self._observe(facts)
-
-    def learn(self, hit: Hit, own_id: str | None, by: str | None = None) -> None:
-        """Count a match and add the message's own id to the thread that matched it."""
-        with self._errors(), self._transaction():
-            self._learn(hit, own_id, by)
-
-    def _learn(self, hit: Hit, own_id: str | None, by: str | None) -> None:
-        # The thread is looked up again inside the write transaction: an ``add`` running
-        # meanwhile may have merged it into another one.
-        if own_id is not None:
-            self.conn.execute(
-                f"INSERT OR IGNORE INTO ids (msgid, thread, how, joined)"
-                f" SELECT ?, thread, ?, {_NOW} FROM ids WHERE msgid = ?",
-                (own_id, f"match {by or hit.rule} {hit.msgid}", hit.msgid),
-            )
-        self.conn.execute(
-            f"UPDATE threads SET hits = hits + 1, last_match = {_NOW}"
-            " WHERE id = (SELECT thread FROM ids WHERE msgid = ?)",
-            (hit.msgid,),
-        )
-
-    def _insert_ids(self, rows, how: str) -> int:
-        """Insert the (msgid, thread) ``rows`` no thread holds yet, noting ``how`` and when
-        they joined (schema 6); how many were inserted."""
-        before = self.conn.total_changes
-        self.conn.executemany(
-            f"INSERT OR IGNORE INTO ids (msgid, thread, how, joined) VALUES (?, ?, ?, {_NOW})",
-            ((msgid, thread, how) for msgid, thread in rows),
-        )
-        return self.conn.total_changes - before
+    def _subject_conv(self, facts, window: int) -> int | None:
+        """For a reply that nothing else links: the one conversation with a message of the
+        same normalised subject, if the reply is dated within ``window`` after that
+        conversation's last message. None when the index knows one of the reply's parents
+        to be in another conversation, or when several conversations of that subject fit."""
+        if not facts.reply or facts.subject is None:
+            return None
+        date = index_date(facts)
+        # The message itself may be in the index already (explain after match).
+        itself = set(self._convs([facts.own]).values()) if facts.own else set()
+        first: dict[int, int] = {}  # conversation -> its earliest date with this subject
+        for conv, when in self.conn.execute(
+            "SELECT conv, date FROM seen WHERE subject = ? ORDER BY date DESC LIMIT 50",
+            (facts.subject,),
+        ):
+            first[conv] = when
+        candidates = set()
+        for conv, earliest in first.items():
+            if conv in itself:
+                continue
+            (last,) = self.conn.execute(
+                "SELECT max(date) FROM seen WHERE conv = ?", (conv,)
+            ).fetchone()
+            if earliest - window <= date <= last + window:
+                candidates.add(conv)
+        if len(candidates) != 1:
+            return None  # no conversation of this subject, or several: two called "Help"
+        parents = self._convs(facts.parents[:MAX_KEYS])
+        if set(parents.values()) - candidates - itself:
+            return None
+        return candidates.pop()

@@ -11,6 +11,7 @@ import click
 
 from mailthread import arguments
 from mailthread.database import DEFAULT_TIMEOUT, PathError, check_path
+from mailthread.linking import SUBJECT_WINDOW
 from mailthread.settings import Settings
 
 
@@ -25,7 +26,7 @@ def check_timeout(ctx, param, value: str | None) -> float | None:
 
 
 def check_db(ctx, param, value: str | None) -> str | None:
-    """--db PATH, as given, when ``store.check_path`` accepts it."""
+    """--db PATH, as given, when ``database.check_path`` accepts it."""
     if value is not None:
         try:
             check_path(value)
@@ -131,16 +132,16 @@ def subject_options(window_help: str):
             "--subject-window",
             "window",
             metavar="DURATION",
-            default="30d",
+            default=f"{SUBJECT_WINDOW // 86400}d",  # as match's
             show_default=True,
-            callback=parse_duration,
+            callback=check_duration,
             help=window_help,
         )(command)
 
     return decorate
 
 
-def parse_duration(ctx, param, value: str | None) -> int | None:
+def check_duration(ctx, param, value: str | None) -> int | None:
     """ "12h", "7d", "12w" -> seconds."""
     if value is None:
         return None
@@ -150,9 +151,9 @@ def parse_duration(ctx, param, value: str | None) -> int | None:
         raise click.BadParameter(str(e)) from None
 
 
-def parse_lifetime(ctx, param, value: str | None) -> int | None:
-    """As ``parse_duration``; the text as given is kept for ``name_lifetime``."""
-    seconds = parse_duration(ctx, param, value)
+def check_lifetime(ctx, param, value: str | None) -> int | None:
+    """As ``check_duration``; the text as given is kept for ``name_lifetime``."""
+    seconds = check_duration(ctx, param, value)
     if seconds is not None:
         ctx.meta["mailthread.lifetime"] = value.strip()
     return seconds

@@ -7,7 +7,7 @@ fragments at the end are the time rules that `match`, `list` and `expire` share.
 from __future__ import annotations
 
 # Now, as the store keeps times: UTC, YYYY-MM-DDTHH:MM:SSZ.
-_NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
 # MIGRATIONS[n] takes a database from schema version n to n + 1 (PRAGMA user_version).
 MIGRATIONS: list[list[str]] = [
@@ -50,7 +50,7 @@ MIGRATIONS: list[list[str]] = [
     ],
     # 4: thread numbers are never reused (counters keeps the highest ever given), so
     # `remove --thread N` read off an old `list` cannot hit another thread; and index dates
-    # outside the sane window (see _index_date) count as now. (A counter, not a rebuild of
+    # outside the sane window (see index_date) count as now. (A counter, not a rebuild of
     # threads with AUTOINCREMENT: the migration stays instant on millions of threads.)
     [
         "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
@@ -58,7 +58,7 @@ MIGRATIONS: list[list[str]] = [
         "UPDATE seen SET date = CAST(strftime('%s', 'now') AS INTEGER)"
         " WHERE date > CAST(strftime('%s', 'now') AS INTEGER) + 86400 OR date < 631152000",
     ],
-    # 5: a thread's topics (``_topics``): what a reply linked to it must be under not to
+    # 5: a thread's topics (``thread_topics``): what a reply linked to it must be under not to
     # be a fork -- "t" and the hash of a subject's topic (subject.subject_topic), "p" and
     # a patch series (subject.patch_series), blank-separated. NULL: read them off the
     # thread's subject (threads recorded before). And the Message-IDs of the list digests
@@ -83,10 +83,10 @@ MIGRATIONS: list[list[str]] = [
     ],
 ]
 # When a thread was last active: its last match, or when it was recorded.
-_ACTIVITY = "coalesce(threads.last_match, threads.created)"
+ACTIVITY_SQL = "coalesce(threads.last_match, threads.created)"
 # Threads whose own lifetime (`add --for`) has passed without a match; `match` skips them.
-_LAPSED = (
-    f"(threads.expires_after IS NOT NULL AND {_ACTIVITY} <"
+LAPSED_SQL = (
+    f"(threads.expires_after IS NOT NULL AND {ACTIVITY_SQL} <"
     " strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-' || threads.expires_after || ' seconds'))"
 )
 SCHEMA_VERSION = len(MIGRATIONS)

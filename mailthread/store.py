@@ -7,8 +7,8 @@ Where to look for a change, one concern a module, each part built on the one bef
 - ``schema``: the tables and their migrations (docs/schema.md describes them);
 - ``database``: the path rules, opening, locking and transactions, ``StoreError``;
 - ``index``: the message index (conversations) that links replies to threads;
-- ``linking``: the linking rules of ``match``, ``explain`` and ``remove``, strongest first,
-  and what a delivery records (``Matcher``: all that ``match`` loads);
+- ``linking``: the linking rules of ``match``, ``explain`` and ``remove``, strongest first;
+- ``delivery``: what a delivery records (``Matcher``: all that ``match`` loads);
 - ``threads``: reading and ending thread records (``list``, ``remove``, ``expire``);
 - ``store``: recording threads (``add``, imports), and ``Store``, all of the above.
 """
@@ -17,19 +17,19 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from mailthread.database import _chunks, _marks
-from mailthread.index import _keys
+from mailthread.database import chunks, qmarks
+from mailthread.index import index_keys
 from mailthread.linking import (
     SUBJECT_WINDOW,
-    _forks,
-    _message_topics,
-    _topics,
-    _topics_text,
+    is_fork,
+    message_topics,
     subject_topics,
+    thread_topics,
     topics_of,
+    topics_text,
 )
 from mailthread.msgid import is_msgid
-from mailthread.schema import _NOW
+from mailthread.schema import NOW_SQL
 from mailthread.threads import Threads
 
 # new_ids: ids that were not stored before; merged: other threads merged into this one;
@@ -58,7 +58,7 @@ class Store(Threads):
         the message index links it to (those already in another thread stay there).
 
         A reply that nothing else links joins, as ``match`` would record it (``_observe``,
-        ``_subject_conv``), the one conversation its subject names within ``window``
+        ``linking.Linking._subject_conv``), the one conversation its subject names within ``window``
         seconds (None: never), its ids bound to its subject: muting from an Outlook "RE:"
         with no References mutes the conversation it answers.
 
@@ -93,11 +93,11 @@ class Store(Threads):
         as parents, whose subject nobody knows, stay."""
         mine = facts.subject or 0  # what _observe keeps for a message without a subject
         other: set[str] = set()
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             other.update(
                 msgid
                 for (msgid,) in self.conn.execute(
-                    f"SELECT msgid FROM seen WHERE msgid IN ({_marks(len(chunk))})"
+                    f"SELECT msgid FROM seen WHERE msgid IN ({qmarks(len(chunk))})"
                     " AND subject IS NOT NULL AND subject != ?",
                     [*chunk, mine],
                 )
@@ -106,19 +106,19 @@ class Store(Threads):
 
     def _other_topics(self, facts) -> set[int]:
         """The threads holding one of a message's ids (``message.Facts``) that it is a fork
-        of (``_forks``)."""
-        mine = _message_topics(facts)
+        of (``is_fork``)."""
+        mine = message_topics(facts)
         if mine is None:
             return set()
         other = set()
-        for chunk in _chunks(facts.ids):
+        for chunk in chunks(facts.ids):
             for thread, *known in self.conn.execute(
                 "SELECT DISTINCT threads.id, threads.topics, threads.subject FROM ids"
                 " JOIN threads ON threads.id = ids.thread"
-                f" WHERE ids.msgid IN ({_marks(len(chunk))})",
+                f" WHERE ids.msgid IN ({qmarks(len(chunk))})",
                 chunk,
             ):
-                if _forks(mine, _topics(*known)):
+                if is_fork(mine, thread_topics(*known)):
                     other.add(thread)
         return other
 
@@ -135,13 +135,13 @@ class Store(Threads):
             # Its conversation's messages under its subject, unless a thread holds them:
             # a stranger who sent a message under this subject naming your message, with
             # your message's id, must not pull that id out of the thread it is in.
-            convs = sorted(set(self._convs(_keys(facts)).values()))
-            for chunk in _chunks(convs):
+            convs = sorted(set(self._convs(index_keys(facts)).values()))
+            for chunk in chunks(convs):
                 ids += [
                     msgid
                     for (msgid,) in conn.execute(
                         "SELECT msgid FROM seen WHERE subject = ?"
-                        f" AND conv IN ({_marks(len(chunk))})"
+                        f" AND conv IN ({qmarks(len(chunk))})"
                         " AND NOT EXISTS (SELECT 1 FROM ids WHERE ids.msgid = seen.msgid)",
                         [facts.subject, *chunk],
                     )
@@ -182,10 +182,10 @@ class Store(Threads):
         with self._errors(), self._transaction():
             stored: dict[str, int] = {}  # msgid -> thread, for the ids already recorded
             every_id = [msgid for ids, _ in threads for msgid in ids]
-            for chunk in _chunks(every_id):
+            for chunk in chunks(every_id):
                 stored.update(
                     conn.execute(
-                        f"SELECT msgid, thread FROM ids WHERE msgid IN ({_marks(len(chunk))})",
+                        f"SELECT msgid, thread FROM ids WHERE msgid IN ({qmarks(len(chunk))})",
                         chunk,
                     )
                 )
@@ -203,10 +203,10 @@ class Store(Threads):
                     mine = topics[number] if topics is not None else subject_topics(subject)
                     results[number] = self._record(ids, list_name, subject, lifetime, mine, how=how)
             settings: dict[int, tuple] = {}
-            for chunk in _chunks([thread for _, thread in whole]):
+            for chunk in chunks([thread for _, thread in whole]):
                 for thread, *setting in conn.execute(
                     "SELECT id, list, expires_after FROM threads"
-                    f" WHERE id IN ({_marks(len(chunk))})",
+                    f" WHERE id IN ({qmarks(len(chunk))})",
                     chunk,
                 ):
                     settings[thread] = tuple(setting)
@@ -221,14 +221,14 @@ class Store(Threads):
             first = self._numbers(len(fresh))
             conn.executemany(
                 "INSERT INTO threads (id, list, subject, created, expires_after, topics)"
-                f" VALUES (?, ?, ?, {_NOW}, ?, ?)",
+                f" VALUES (?, ?, ?, {NOW_SQL}, ?, ?)",
                 (
                     (
                         first + n,
                         list_name,
                         threads[number][1],
                         lifetime,
-                        _topics_text(
+                        topics_text(
                             topics[number]
                             if topics is not None
                             else subject_topics(threads[number][1])
@@ -262,11 +262,11 @@ class Store(Threads):
         their topics and ``topics``. ``how``: as schema 6 keeps it for each new id."""
         conn = self.conn
         existing: set[int] = set()
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             existing.update(
                 row[0]
                 for row in conn.execute(
-                    f"SELECT DISTINCT thread FROM ids WHERE msgid IN ({_marks(len(chunk))})",
+                    f"SELECT DISTINCT thread FROM ids WHERE msgid IN ({qmarks(len(chunk))})",
                     chunk,
                 )
             )
@@ -275,18 +275,18 @@ class Store(Threads):
             target, *others = sorted(existing)
             hits, last_match = 0, None
             union = set(topics or ())
-            for chunk in _chunks(sorted(existing)):
+            for chunk in chunks(sorted(existing)):
                 for thread_hits, thread_last, *known in conn.execute(
                     "SELECT hits, last_match, topics, subject FROM threads"
-                    f" WHERE id IN ({_marks(len(chunk))})",
+                    f" WHERE id IN ({qmarks(len(chunk))})",
                     chunk,
                 ):
                     hits += thread_hits
                     if thread_last and (last_match is None or thread_last > last_match):
                         last_match = thread_last
-                    union |= _topics(*known)
-            for chunk in _chunks(others):
-                marks = _marks(len(chunk))
+                    union |= thread_topics(*known)
+            for chunk in chunks(others):
+                marks = qmarks(len(chunk))
                 conn.execute(
                     f"UPDATE ids SET thread = ? WHERE thread IN ({marks})", [target, *chunk]
                 )
@@ -294,7 +294,7 @@ class Store(Threads):
             conn.execute(
                 "UPDATE threads SET list = ?, hits = ?, last_match = ?, expires_after = ?,"
                 " subthread = 0, topics = ? WHERE id = ?",
-                (list_name, hits, last_match, lifetime, _topics_text(union), target),
+                (list_name, hits, last_match, lifetime, topics_text(union), target),
             )
         else:
             target, others = self._new_thread(list_name, subject, lifetime, topics=topics), []
@@ -335,12 +335,12 @@ class Store(Threads):
                     "SELECT count(*) FROM ids WHERE thread = ?", (old,)
                 ).fetchone()
                 # The id is in its thread now by this add (explain tells how it joined).
-                joined = f"how = 'add --subthread', joined = {_NOW}"
+                joined = f"how = 'add --subthread', joined = {NOW_SQL}"
                 if size == 1:
                     conn.execute(
                         "UPDATE threads SET list = ?, expires_after = ?, subthread = 1,"
                         " topics = coalesce(nullif(?, ''), topics) WHERE id = ?",
-                        (list_name, lifetime, _topics_text(topics), old),
+                        (list_name, lifetime, topics_text(topics), old),
                     )
                     conn.execute(f"UPDATE ids SET {joined} WHERE msgid = ?", (own_id,))
                     return Added(old, list_name, 0, 0, False, True)
@@ -364,8 +364,8 @@ class Store(Threads):
         number = self._numbers(1)
         self.conn.execute(
             "INSERT INTO threads (id, list, subject, created, expires_after, subthread, topics)"
-            f" VALUES (?, ?, ?, {_NOW}, ?, ?, ?)",
-            (number, list_name, subject, lifetime, int(subthread), _topics_text(topics)),
+            f" VALUES (?, ?, ?, {NOW_SQL}, ?, ?, ?)",
+            (number, list_name, subject, lifetime, int(subthread), topics_text(topics)),
         )
         return number
 

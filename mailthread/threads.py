@@ -1,14 +1,15 @@
 """Thread records as the management commands read and end them: ``list``, ``explain``'s
-details, ``remove``, ``expire``. Off the per-mail path: sqlite-utils is imported here, lazily.
+details, ``remove``, ``expire``. Off the per-mail path: the reads and writes go through
+sqlite-utils (``Database.tables``), except those ``explain`` makes (see ``thread``).
 """
 
 from __future__ import annotations
 
 from collections import namedtuple
 
-from mailthread.database import EXPIRE_BATCH, _chunks, _marks
-from mailthread.linking import Matcher
-from mailthread.schema import _ACTIVITY, _LAPSED
+from mailthread.database import EXPIRE_BATCH, chunks, qmarks
+from mailthread.delivery import Matcher
+from mailthread.schema import ACTIVITY_SQL, LAPSED_SQL
 
 # A thread as `list`, `remove` and `expire` show it; ids: how many message ids it holds.
 # expires_after: the thread's own lifetime in seconds (None: none); expires_given: that
@@ -36,9 +37,9 @@ class Threads(Matcher):
     def threads(self, lists: tuple[str, ...] = ()) -> list[Thread]:
         """Every thread (on one of ``lists``), newest activity first."""
         return self._threads(
-            f"threads.list IN ({_marks(len(lists))})" if lists else None,
+            f"threads.list IN ({qmarks(len(lists))})" if lists else None,
             list(lists),
-            order_by=f"{_ACTIVITY} DESC, threads.id DESC",
+            order_by=f"{ACTIVITY_SQL} DESC, threads.id DESC",
         )
 
     # thread() and joined() stay on sqlite3: `explain` reads them, and it runs once per mail
@@ -75,9 +76,9 @@ class Threads(Matcher):
         ``list``: only on those whose lifetime is still ``seconds``."""
         table = self.tables()["threads"]
         with self._errors(), self._transaction():
-            for chunk in _chunks(sorted(set(thread_ids))):
+            for chunk in chunks(sorted(set(thread_ids))):
                 rows = table.rows_where(
-                    f"expires_after = ? AND id IN ({_marks(len(chunk))})",
+                    f"expires_after = ? AND id IN ({qmarks(len(chunk))})",
                     [seconds, *chunk],
                     select="id",
                 )
@@ -115,8 +116,8 @@ class Threads(Matcher):
             bounds = [after] if upto is None else [after, upto]
             with self._errors(), self._snapshot() if dry_run else self._transaction():
                 expired = self._threads(
-                    f"{span} AND ({_ACTIVITY} < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)"
-                    f" OR {_LAPSED})",
+                    f"{span} AND ({ACTIVITY_SQL} < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)"
+                    f" OR {LAPSED_SQL})",
                     [*bounds, *since],
                     order_by="threads.id",
                 )
@@ -131,7 +132,7 @@ class Threads(Matcher):
         """Delete threads and their ids, inside the caller's write transaction."""
         tables = self.tables()
         with self._errors():
-            for chunk in _chunks(thread_ids):
-                marks = _marks(len(chunk))
+            for chunk in chunks(thread_ids):
+                marks = qmarks(len(chunk))
                 tables["ids"].delete_where(f"thread IN ({marks})", chunk)
                 tables["threads"].delete_where(f"id IN ({marks})", chunk)

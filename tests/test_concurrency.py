@@ -205,7 +205,7 @@ def test_match_looks_up_and_records_in_one_transaction(db, monkeypatch):
 
     reply = message("reply@x", in_reply_to="parent@x")
     parent = Header(message("parent@x")).facts()
-    from mailthread.linking import Matcher  # what match opens
+    from mailthread.delivery import Matcher  # what match opens
 
     lookup = Matcher.lookup
     waiting = []

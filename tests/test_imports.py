@@ -45,6 +45,7 @@ ALLOWED = {
     "mailthread.database",
     "mailthread.index",
     "mailthread.linking",
+    "mailthread.delivery",
     "__future__",
     "_sqlite3",  # the C module: the only part of sqlite3 the store needs
     "_blake2",  # subject hashes, without hashlib (which loads OpenSSL)
@@ -61,7 +62,7 @@ ALLOWED = {
     "_functools",
     "types",
 }
-REQUIRED = {"mailthread.filter", "mailthread.message", "mailthread.linking", "_sqlite3"}
+REQUIRED = {"mailthread.filter", "mailthread.message", "mailthread.delivery", "_sqlite3"}
 # Named, for a clear message; the allowlist already keeps them out.
 NEVER = {"click", "sqlite_utils", "mailthread.cli", "mailthread.importer", "email", "re", "enum"}
 # The management side of the store: recording, listing and ending threads.
