@@ -407,8 +407,12 @@ _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 def main(argv: list[str] | None = None) -> int:
     """Run a command; errors become one ``mailthread: ...`` line and their exit status.
     (``__main__`` has already let Ctrl-C end it at once.)"""
+    if sys.stdout is None:  # started with it closed: `mailthread list >&-`
+        click.echo("mailthread: standard output is closed; nothing done", err=True)
+        return EX_TEMPFAIL
     try:
         result = cli.main(args=argv, prog_name="mailthread", standalone_mode=False)
+        sys.stdout.flush()  # a full disk shows here, not in the flush at exit
     except _NO_ARGS_IS_HELP as e:  # plain `mailthread`: the help text, as click shows it
         e.show()
         return e.exit_code
@@ -422,9 +426,26 @@ def main(argv: list[str] | None = None) -> int:
     except click.Abort:
         click.echo("mailthread: aborted", err=True)
         return 1
+    except OSError as e:
+        # Writing the output failed (a full disk, a closed pipe other than EPIPE, which
+        # click silences): what the command did to the database stands.
+        click.echo(f"mailthread: cannot write the output: {e.strerror or e}", err=True)
+        _stdout_to_devnull()
+        return EX_TEMPFAIL
     except MemoryError:
         # A mailbox message or refs file bigger than the memory it may use (RLIMIT_AS):
         # nothing was recorded, as for any failed transaction.
         click.echo("mailthread: not enough memory; nothing was recorded", err=True)
         return EX_TEMPFAIL
     return result if isinstance(result, int) else 0
+
+
+def _stdout_to_devnull() -> None:
+    """After a failed write: what is left in stdout's buffer goes nowhere, so that the
+    flush at exit cannot fail again (an "Exception ignored" and exit status 120)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

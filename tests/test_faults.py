@@ -479,6 +479,30 @@ def test_list_into_a_reader_that_has_gone(db):
     assert result.returncode != 0 and result.stderr == b""
 
 
+OUTPUTS = [["list"], ["list", "--csv"], ["list", "--json"], ["expire", "--idle", "1h", "--dry-run"]]
+
+
+@pytest.mark.parametrize("args", OUTPUTS, ids=" ".join)
+@pytest.mark.parametrize("stdout", ["closed", "/dev/full"])
+def test_output_that_cannot_be_written_is_one_line_and_75(db, args, stdout):
+    """A command whose standard output is closed (`list >&-`) or on a full disk (`list >
+    /dev/full`): one line, exit 75, never a traceback nor Python's "Exception ignored"."""
+    mute(db)
+    if stdout == "closed":
+        command = 'exec "$@" >&-'
+    else:
+        command = 'exec "$@" > /dev/full'
+    result = subprocess.run(
+        ["sh", "-c", command, "sh", *mailthread_command(), *args],
+        capture_output=True,
+        env={**os.environ, "MAILTHREAD_DB": str(db)},
+        timeout=60,
+    )
+    assert result.returncode == 75
+    expected = "closed" if stdout == "closed" else "No space left on device"
+    assert expected in one_line(result)
+
+
 # -- a 200 MB message through fW --------------------------------------------------------------
 
 BIG = 200 * 10**6
