@@ -86,7 +86,8 @@ def thread_rows(threads: list[Thread]) -> list[dict]:
 
 def write_table(rows: list[dict], delimiter: str) -> None:
     """``rows`` as CSV (RFC 4180; or TSV, ``delimiter`` a tab) with a header row, as
-    sqlite-utils' --csv and --tsv print them: exact in a pipe, ``printable`` on a terminal."""
+    sqlite-utils' --csv and --tsv print them, every field ``printable`` -- in a pipe too:
+    ``list --csv | grep x`` ends on a terminal (--json and --nl keep text exact, escaped)."""
     import csv
     import io
 
@@ -95,10 +96,11 @@ def write_table(rows: list[dict], delimiter: str) -> None:
     out = io.StringIO()
     writer = csv.DictWriter(out, columns, delimiter=delimiter, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(
+        {key: printable(value) if isinstance(value, str) else value for key, value in row.items()}
+        for row in rows
+    )
     text = out.getvalue()
-    if sys.stdout.isatty():
-        text = "\n".join(printable(line) for line in text.split("\n"))
     # Not click.echo, which drops what looks like ANSI escapes from text going to a pipe.
     sys.stdout.flush()
     sys.stdout.buffer.write(text.encode("utf-8", "replace"))  # no lone surrogates

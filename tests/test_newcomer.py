@@ -437,6 +437,16 @@ def test_list_prints_the_formats_sqlite_utils_users_know(db):
         out = run(["list", flag], db=db).stdout.decode()
         assert out.startswith(delimiter.join(whole[0]) + "\n"), out
         assert list(csv.DictReader(io.StringIO(out), delimiter=delimiter)) == as_text
+    # Control characters and bidi overrides: exact (escaped) in --json and --nl, replaced in
+    # --csv and --tsv, in a pipe too (`list --csv | grep x` ends on a terminal).
+    hostile = "=?utf-8?q?x_=1B=5B31mRED_=E2=80=AE_evil?="
+    assert run(["add", "muted"], f"Message-ID: <h@x>\nSubject: {hostile}\n\nx\n".encode(), db=db)
+    assert json.loads(run(["list", "--json"], db=db).stdout)[0]["subject"] == (
+        "x \x1b[31mRED \u202e evil"
+    )
+    for flag in ("--csv", "--tsv"):
+        out = run(["list", flag], db=db).stdout.decode()
+        assert "x \ufffd[31mRED \ufffd evil" in out and "\x1b" not in out, out
     refused = run(["list", "--csv", "--json"], db=db)
     assert (
         refused.returncode == 2 and b"give one of --json, --nl, --csv and --tsv" in refused.stderr

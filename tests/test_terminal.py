@@ -121,19 +121,18 @@ def test_list_json_keeps_the_exact_subject_escaped(db, terminal):
 
 @pytest.mark.parametrize("flag", ["--nl", "--csv", "--tsv"])
 def test_list_other_formats_are_safe_on_a_terminal(db, terminal, flag):
-    """--nl escapes as --json does; --csv and --tsv are exact in a pipe (the subject
-    comes back whole) and replaced on a terminal, as the table is."""
+    """--nl escapes as --json does; --csv and --tsv replace what a terminal would act on,
+    as the table does, in a pipe too: `list --csv | grep x` ends on a terminal. (Until the
+    review of issue 15 they were exact in a pipe.)"""
     assert command(["add", "muted"], db, HOSTILE)[0] == 0
     status, output = command(["list", flag], db, terminal=terminal)
     assert status == 0
+    # TSV's own delimiter, a tab, is the one control character it keeps, on a terminal too.
+    assert_safe(output.replace("\t", " ") if flag == "--tsv" else output)
     if flag == "--nl":
-        assert_safe(output)
         assert json.loads(output)["subject"] == STORED
-    elif terminal:
-        assert_safe(output)
-        assert SHOWN in output
     else:
-        assert STORED in output
+        assert SHOWN in output
 
 
 def test_a_hostile_list_name_in_the_database_is_shown_replaced(db, terminal):
