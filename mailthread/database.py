@@ -249,6 +249,11 @@ class Database:
         sqlite-utils 4 writes in a savepoint there (3.x committed it: hence >=4.0)."""
         import sqlite_utils
 
+        if not hasattr(sqlite_utils.Database, "atomic"):  # 3.x
+            raise StoreError(
+                "mailthread needs sqlite-utils 4.0 or newer (3.x commits the store's open"
+                " transaction at its first write): pip install --upgrade 'sqlite-utils>=4.0'"
+            )
         return sqlite_utils.Database(self.conn, recursive_triggers=False, execute_plugins=False)
 
     def delivery(self):
@@ -256,7 +261,13 @@ class Database:
         applies) for a delivery's ``lookup``, ``parent_to_me`` and ``record``, so that what
         it records follows from what it looked up: no other write comes between them.
         StoreError when the write lock is not had within the timeout."""
-        return _Delivery(self)
+        return _Write(self)
+
+    def transaction(self):
+        """A context manager: one write transaction around several calls, which join it
+        (``add`` and the lifetime text of ``add --for``: all or nothing). StoreError when
+        the write lock is not had within the timeout."""
+        return _Write(self)
 
 
 class _Transaction:
@@ -283,7 +294,7 @@ class _Transaction:
             self.conn.execute("ROLLBACK")
 
 
-class _Delivery:
+class _Write:
     def __init__(self, store: Database) -> None:
         self.errors = store._errors()
         self.transaction = store._transaction()

@@ -65,7 +65,7 @@ def record_message(
     a new subject that cannot start a thread of its own is a Failure (1). A list that is new
     and none of the example recipes' gets one warning line on stderr."""
     subject = header.subject()
-    with settings.store() as store:
+    with settings.store() as store, store.transaction():
         lists_before = store.list_names()
         facts = store.without_digests(facts)  # a reply to a digest: its own subject counts
         if subthread:
@@ -154,10 +154,11 @@ def import_threads(
     threads = conversations.threads()
     with settings.store() as store:
         sources = ", ".join(printable(os.path.abspath(path)) for path in (*mailboxes, *refs_files))
-        results = store.add_threads(
-            threads, list_name, lifetime, conversations.topics(), how=f"import {sources}"
-        )
-        name_lifetime(store, [r.thread for r in results], lifetime)
+        with store.transaction():  # the threads and their lifetime's text: all or nothing
+            results = store.add_threads(
+                threads, list_name, lifetime, conversations.topics(), how=f"import {sources}"
+            )
+            name_lifetime(store, [r.thread for r in results], lifetime)
         store.index_messages(conversations.facts)
     added = sum(r.created for r in results)
     merged = sum(r.changed and not r.created for r in results)  # or extended, or moved

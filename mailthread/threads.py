@@ -29,10 +29,10 @@ class Threads(Matcher):
     """Reading, naming and deleting thread records."""
 
     def list_names(self) -> set[str]:
-        """The names of the lists that hold at least one thread."""
+        """The names of the lists that hold at least one thread. (On sqlite3: ``add`` reads
+        it, on a key press in mutt; sqlite-utils' import would double its time.)"""
         with self._errors():
-            rows = self.tables()["threads"].rows_where(select="DISTINCT list")
-            return {row["list"] for row in rows}
+            return {name for (name,) in self.conn.execute("SELECT DISTINCT list FROM threads")}
 
     def threads(self, lists: tuple[str, ...] = ()) -> list[Thread]:
         """Every thread (on one of ``lists``), newest activity first."""

@@ -501,3 +501,32 @@ def test_message_id_option_takes_the_bytes_of_the_header(db):
     assert found.returncode == 0, found.stderr
     assert run(["remove", "--message-id", typed], db=db).returncode == 0
     assert listing(db) == []
+
+
+@pytest.mark.parametrize("how", ["message", "refs file"])
+def test_add_for_records_the_thread_and_its_lifetime_text_in_one_transaction(
+    db, tmp_path, monkeypatch, how
+):
+    """`add --for 1w` records the thread and the text "1w" in one write transaction: when
+    the second part fails, nothing is recorded and the exit status is 75 (the thread was
+    once recorded, with 75 all the same)."""
+    from click.testing import CliRunner
+
+    from mailthread import cli
+    from mailthread.database import StoreError
+    from mailthread.threads import Threads
+
+    def fail(*args):
+        raise StoreError("database: disk I/O error")  # as name_lifetime's own would be
+
+    monkeypatch.setattr(Threads, "name_lifetime", fail)
+    refs = tmp_path / "refs"
+    refs.write_text("<a@x> <b@x>\n")
+    source = ["--refs-file", str(refs)] if how == "refs file" else []
+    result = CliRunner().invoke(
+        cli.cli, ["--db", str(db), "add", "muted", "--for", "1w", *source], input=message("n@x")
+    )
+    assert result.exit_code == 75 and "disk I/O error" in result.output
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM threads").fetchone() == (0,)
+    conn.close()

@@ -433,3 +433,14 @@ def test_sqlite_utils_writes_join_the_stores_transaction(store):
     assert not store.conn.in_transaction
     thread = store.thread(added.thread)
     assert (thread.list, thread.ids, thread.expires_given) == ("muted", 2, None)
+
+
+def test_sqlite_utils_3_is_refused_before_it_writes(store, monkeypatch):
+    """A virtualenv left with sqlite-utils 3.x (installed after mailthread: pip only warns)
+    would commit the store's transaction at its first write: the management commands refuse
+    it with one StoreError (exit 75) instead. 3.x has no ``Database.atomic``."""
+    import sqlite_utils
+
+    monkeypatch.delattr(sqlite_utils.Database, "atomic")
+    with pytest.raises(StoreError, match=r"sqlite-utils 4\.0 or newer"):
+        store.tables()
