@@ -72,7 +72,7 @@ def build(path: Path, threads: int, ids: int, index: int, keep: int, schema: int
         "INSERT INTO threads (id, list, subject, created) VALUES (?, 'muted', 'root', ?)",
         (threads + 1, now),
     )
-    conn.execute("INSERT INTO ids VALUES (?, ?)", (ROOT, threads + 1))
+    conn.execute("INSERT INTO ids (msgid, thread) VALUES (?, ?)", (ROOT, threads + 1))
     long_ago = int(time.time()) - 2 * 365 * 86400
     for start in range(0, index, _ROWS):
         conn.executemany(
