@@ -35,6 +35,7 @@ from mailthread.output import (
     none_recorded,
     thread_rows,
     thread_table,
+    write_out,
     write_table,
 )
 from mailthread.recording import import_threads, message_to_record, record_message
@@ -227,7 +228,8 @@ def list_threads(
     message ids), created, last_match (UTC, YYYY-MM-DDTHH:MM:SSZ, or null), hits and
     expires_after (the lifetime as add --for was given it, like "1w", or null); --nl
     the same objects one a line, --csv and --tsv the same columns, as sqlite-utils
-    prints them (on a terminal, control characters replaced).
+    prints them (control characters replaced, as in the table: --json and --nl keep
+    them exact, escaped).
 
     \b
     Exit status: 0 listed (also when there is nothing to list), 1 no database
@@ -243,10 +245,9 @@ def list_threads(
     if as_json or as_nl or as_csv or as_tsv:
         rows = thread_rows(threads)
         if as_json:
-            click.echo(json_text(rows))
+            write_out(json_text(rows) + "\n")
         elif as_nl:
-            for row in rows:
-                click.echo(json_text(row, indent=None))
+            write_out("".join(json_text(row, indent=None) + "\n" for row in rows))
         else:
             write_table(rows, "\t" if as_tsv else ",")
         return
@@ -405,47 +406,57 @@ _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a command; errors become one ``mailthread: ...`` line and their exit status.
+    """Run a command; errors become one ``mailthread: ...`` line and their exit status,
+    which stands even when that line cannot be written (stderr on a full disk).
     (``__main__`` has already let Ctrl-C end it at once.)"""
     if sys.stdout is None:  # started with it closed: `mailthread list >&-`
-        click.echo("mailthread: standard output is closed; nothing done", err=True)
-        return EX_TEMPFAIL
+        return _failed("mailthread: standard output is closed; nothing done", EX_TEMPFAIL)
     try:
         result = cli.main(args=argv, prog_name="mailthread", standalone_mode=False)
         sys.stdout.flush()  # a full disk shows here, not in the flush at exit
     except _NO_ARGS_IS_HELP as e:  # plain `mailthread`: the help text, as click shows it
-        e.show()
-        return e.exit_code
+        return _failed(e.show, e.exit_code)
     except click.UsageError as e:
         where = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
-        click.echo(printable(f"mailthread: {e.format_message().rstrip('.')}{where}"), err=True)
-        return e.exit_code
+        return _failed(f"mailthread: {e.format_message().rstrip('.')}{where}", e.exit_code)
     except click.ClickException as e:
-        e.show()
-        return e.exit_code
+        return _failed(e.show, e.exit_code)
     except click.Abort:
-        click.echo("mailthread: aborted", err=True)
-        return 1
+        return _failed("mailthread: aborted", 1)
     except OSError as e:
         # Writing the output failed (a full disk, a closed pipe other than EPIPE, which
-        # click silences): what the command did to the database stands.
-        click.echo(f"mailthread: cannot write the output: {e.strerror or e}", err=True)
-        _stdout_to_devnull()
-        return EX_TEMPFAIL
+        # click silences): what the command did to the database stands. (Reading stdin
+        # fails as a Failure of its own: settings.read_stdin.)
+        _to_devnull(sys.stdout)
+        return _failed(f"mailthread: cannot write the output: {e.strerror or e}", EX_TEMPFAIL)
     except MemoryError:
         # A mailbox message or refs file bigger than the memory it may use (RLIMIT_AS):
         # nothing was recorded, as for any failed transaction.
-        click.echo("mailthread: not enough memory; nothing was recorded", err=True)
-        return EX_TEMPFAIL
+        return _failed("mailthread: not enough memory; nothing was recorded", EX_TEMPFAIL)
     return result if isinstance(result, int) else 0
 
 
-def _stdout_to_devnull() -> None:
-    """After a failed write: what is left in stdout's buffer goes nowhere, so that the
+def _failed(line, status: int) -> int:
+    """Write the error ``line`` (or call it: an exception's ``show``) on stderr, made
+    printable; ``status`` whether or not stderr takes it."""
+    try:
+        if callable(line):
+            line()
+        else:
+            click.echo(printable(line), err=True)
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    except (OSError, ValueError):
+        _to_devnull(sys.stderr)
+    return status
+
+
+def _to_devnull(stream) -> None:
+    """After a failed write: what is left in ``stream``'s buffer goes nowhere, so that the
     flush at exit cannot fail again (an "Exception ignored" and exit status 120)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
         os.close(devnull)
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass

@@ -251,7 +251,7 @@ class Database:
 
         if not hasattr(sqlite_utils.Database, "atomic"):  # 3.x
             raise StoreError(
-                "mailthread needs sqlite-utils 4.0 or newer (3.x commits the store's open"
+                "sqlite-utils 4.0 or newer is needed (3.x would commit the store's open"
                 " transaction at its first write): pip install --upgrade 'sqlite-utils>=4.0'"
             )
         return sqlite_utils.Database(self.conn, recursive_triggers=False, execute_plugins=False)

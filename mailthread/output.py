@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from mailthread import arguments
+from mailthread import arguments, filter
 from mailthread.filter import printable
 from mailthread.threads import Thread
 
@@ -100,10 +100,15 @@ def write_table(rows: list[dict], delimiter: str) -> None:
         {key: printable(value) if isinstance(value, str) else value for key, value in row.items()}
         for row in rows
     )
-    text = out.getvalue()
-    # Not click.echo, which drops what looks like ANSI escapes from text going to a pipe.
+    write_out(out.getvalue())
+
+
+def write_out(text: str) -> None:
+    """``text`` to stdout as UTF-8 (lone surrogates replaced), all of it: a pipe may take
+    less than it is given, after a pause (Ctrl-Z, ``fg``) or a signal. Not click.echo, which
+    drops what looks like ANSI escapes from text going to a pipe. OSError when it cannot."""
     sys.stdout.flush()
-    sys.stdout.buffer.write(text.encode("utf-8", "replace"))  # no lone surrogates
+    filter.write(sys.stdout.buffer, [text.encode("utf-8", "replace")])
 
 
 def thread_table(threads: list[Thread]) -> list[str]:

@@ -80,9 +80,10 @@ class Settings:
 
 
 def read_stdin(lists: tuple[str, ...] = ()) -> bytes:
-    """The bytes on stdin; none when it was closed before we started. When stdin is a
-    terminal, a LIST argument that names a file is taken for a message given as an argument
-    (a usage error that says to use ``< FILE``), and one stderr line says what is awaited."""
+    """The bytes on stdin. When stdin is a terminal, a LIST argument that names a file is
+    taken for a message given as an argument (a usage error that says to use ``< FILE``),
+    and one stderr line says what is awaited. Failure (75) when it cannot be read (closed
+    before we started: ``add muted <&-``)."""
     stdin = filter.standard_streams()[0]
     if filter.on_a_terminal(stdin):
         command = click.get_current_context().command_path
@@ -93,7 +94,10 @@ def read_stdin(lists: tuple[str, ...] = ()) -> bytes:
                     f" ({command} ... < {printable(name)})"
                 )
         click.echo(f"mailthread: {filter.reading_notice(command)}", err=True)
-    return stdin.read()
+    try:
+        return stdin.read()
+    except OSError as e:
+        raise Failure(f"cannot read the message: {e.strerror or e}", EX_TEMPFAIL) from None
 
 
 def message_facts(

@@ -503,6 +503,70 @@ def test_output_that_cannot_be_written_is_one_line_and_75(db, args, stdout):
     assert expected in one_line(result)
 
 
+@pytest.mark.parametrize(
+    "args, redirect, status",
+    [
+        (["list"], ">/dev/full 2>/dev/full", 75),
+        (["list", "--csv"], ">&- 2>/dev/full", 75),
+        (["list", "--db", "/nonexistent/threads.db"], "2>/dev/full", 1),
+        (["list", "--bogus"], "2>/dev/full", 2),
+    ],
+    ids=["stdout and stderr full", "stdout closed, stderr full", "no database", "bad usage"],
+)
+def test_the_exit_status_stands_when_stderr_cannot_take_the_line(db, args, redirect, status):
+    """With stderr on a full disk the one line is lost, but not the exit status: the only
+    signal left (it was 1, "no database", for a failed write)."""
+    mute(db)
+    result = subprocess.run(
+        ["sh", "-c", f'exec "$@" {redirect}', "sh", *mailthread_command(), *args],
+        capture_output=True,
+        env={**os.environ, "MAILTHREAD_DB": str(db)},
+        timeout=60,
+    )
+    assert result.returncode == status, result.stderr
+
+
+@pytest.mark.parametrize("args", [["add", "muted"], ["explain"], ["remove"]], ids=" ".join)
+def test_a_closed_stdin_is_a_message_that_cannot_be_read(db, args):
+    mute(db)
+    result = subprocess.run(
+        ["sh", "-c", 'exec "$@" <&-', "sh", *mailthread_command(), *args],
+        capture_output=True,
+        env={**os.environ, "MAILTHREAD_DB": str(db)},
+        timeout=60,
+    )
+    assert result.returncode == 75
+    assert "cannot read the message: standard input is closed" in one_line(result)
+
+
+def test_output_is_written_whole_when_the_pipe_takes_less_than_it_is_given(monkeypatch):
+    """After a pause (Ctrl-Z, fg) a pipe may take part of a write: list's --json, --nl,
+    --csv and --tsv write the rest (they once stopped at the first 64 KiB, exit 0)."""
+    from mailthread import output
+
+    class Stingy:
+        def __init__(self) -> None:
+            self.taken = bytearray()
+
+        def write(self, data) -> int:
+            self.taken += bytes(data[:1000])
+            return min(len(data), 1000)
+
+        def flush(self) -> None:
+            pass
+
+    class Stdout:
+        buffer = Stingy()
+
+        def flush(self) -> None:
+            pass
+
+    monkeypatch.setattr(sys, "stdout", Stdout())
+    text = "caf\u00e9 " * 100_000
+    output.write_out(text)
+    assert bytes(Stdout.buffer.taken) == text.encode()
+
+
 # -- a 200 MB message through fW --------------------------------------------------------------
 
 BIG = 200 * 10**6
