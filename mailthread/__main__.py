@@ -16,7 +16,11 @@ def main() -> int:
             return pass_through(f"cannot start: {type(e).__name__}: {e}")
         raise
     if arguments.is_match_command(argv):
-        return filter.main(argv)
+        status = filter.main(argv)
+        # The message is written and both streams flushed (filter.main sees to it), the
+        # database closed: all the interpreter's shutdown would add is freeing memory, the
+        # exit of every incoming mail. End here instead.
+        os._exit(status)
     stop_on_interrupt()
     from mailthread import cli
 
