@@ -27,6 +27,10 @@ except ImportError:  # pragma: no cover - an interpreter without it
 from mailthread.schema import MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_TIMEOUT = 10.0
+# match leaves the WAL (the write-ahead log) for the next mail instead of checkpointing and
+# deleting it at every close, and checkpoints it into the database and empties it once it
+# holds more than WAL_LIMIT bytes (``bound_wal``).
+WAL_LIMIT = 256 << 10
 # Below this much free space, a failure to write is told with the free space beside it.
 _LOW_SPACE = 1 << 20
 _WRITE_ERRORS = ("SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CANTOPEN")
@@ -165,8 +169,10 @@ class Database:
     @classmethod
     def open(cls, path: str, timeout: float = DEFAULT_TIMEOUT, durable: bool = True) -> Database:
         """Open the store, creating it (and its folder, private to the owner) on first use.
-        Not ``durable``: a commit does not wait for the disk, so a power cut may undo the
-        last ones (the database stays consistent)."""
+        Not ``durable`` (``match``): a commit does not wait for the disk, so a power cut may
+        undo the commits since the last checkpoint (every 1,000 pages; the database stays
+        consistent), and the WAL, which ``match`` leaves for the next mail, is truncated to
+        ``WAL_LIMIT`` bytes when a checkpoint resets it."""
         check_path(path)
         try:
             exists = os.path.exists(path)
@@ -255,6 +261,21 @@ class Database:
                 " transaction at its first write): pip install --upgrade 'sqlite-utils>=4.0'"
             )
         return sqlite_utils.Database(self.conn, recursive_triggers=False, execute_plugins=False)
+
+    def bound_wal(self) -> None:
+        """Checkpoint the WAL into the database and empty it when it holds more than
+        ``WAL_LIMIT`` bytes, unless another connection is using it (no wait: the next
+        delivery tries again). The first process to open the database after the last one
+        closed reads the whole WAL to rebuild its index: its size is the cost of every
+        ``match``, which leaves it for the next one. Errors are ignored: the deliveries are
+        committed already."""
+        try:
+            if os.stat(f"{self.path}-wal").st_size <= WAL_LIMIT:
+                return
+            self.conn.execute("PRAGMA busy_timeout=0")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except (OSError, sqlite3.Error):
+            pass
 
     def delivery(self):
         """A context manager: one write transaction (``BEGIN IMMEDIATE``, the busy timeout

@@ -39,8 +39,12 @@ def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
         # Losing the last index entries on a power cut costs nothing that matters: do not
         # wait for the disk on every mail.
         path = args.db or default_path(environ)
+        store = Matcher.open(path, args.timeout, durable=False)
+        # Left open: closing would checkpoint the WAL into the database and delete it, for
+        # the next mail to make anew. match ends with os._exit; SQLite's checkpoints every
+        # 1,000 pages keep the WAL bounded (database.Database.open).
         # One write transaction: what is recorded follows from what was looked up.
-        with Matcher.open(path, args.timeout, durable=False) as store, store.delivery():
+        with store.delivery():
             facts = store.without_digests(facts)
             hit = store.lookup(facts, args.lists, args.window, args.follow_forks)
             to_me = mine = None
@@ -64,6 +68,7 @@ def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
                     else "References"
                 )
             store.record(facts, hit, to_me, args.window, by)
+        store.bound_wal()
     return header.rewrite(line, injected.encode("ascii"))
 
 

@@ -290,3 +290,26 @@ def test_list_name_with_a_line_break_is_never_injected(db):
     conn.execute("UPDATE threads SET list = 'muted\nBcc: victim@x'")
     conn.commit()
     assert unmarked(run(["match"], FORGED, db=db), b"line break")
+
+
+def test_match_leaves_the_wal_for_the_next_mail_and_keeps_it_bounded(db):
+    """Closing the database after every mail checkpointed the WAL into it and deleted it (4
+    fdatasyncs, 2 unlinks, a new WAL for the next mail): match leaves it, and checkpoints
+    and empties it once it holds more than WAL_LIMIT bytes (the next process to open the
+    database reads all of it). What was committed is in the database either way."""
+    from mailthread.database import WAL_LIMIT
+
+    mute(db)
+    wal = f"{db}-wal"
+    sizes = []
+    for n in range(30):
+        reply = message(f"reply{n}@x", in_reply_to="parent@x", subject="Re: Help")
+        assert run(["match"], reply, db=db).stdout == marked(reply)
+        sizes.append(os.path.getsize(wal) if os.path.exists(wal) else None)
+    assert sizes[0], "the WAL was not left for the next mail"
+    assert max(sizes) <= WAL_LIMIT + (64 << 10), sizes  # at most one delivery past the limit
+    assert 0 in sizes, sizes  # emptied once past the limit
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert conn.execute("SELECT hits FROM threads").fetchone() == (30,)
+    conn.close()
