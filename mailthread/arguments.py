@@ -7,11 +7,10 @@ list names, ``--header``, ``--timeout``, durations and ``--me`` that every comma
 from __future__ import annotations
 
 import os
-from collections import namedtuple
 
 from mailthread.database import DEFAULT_TIMEOUT, check_path
 from mailthread.linking import SUBJECT_WINDOW
-from mailthread.message import field_name
+from mailthread.message import Record, field_name
 
 DEFAULT_HEADER = "X-Mailthread: {list}"
 _LIST_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
@@ -26,7 +25,10 @@ class UsageError(Exception):
 # me: the user's addresses (lower-cased); window: how long after a thread's last message a
 # reply may be linked by its subject alone (None: never); follow_forks: a reply under a new
 # subject stays in its thread (--follow-forks, $MAILTHREAD_FOLLOW_FORKS=1; linking.Linking.decide).
-MatchArgs = namedtuple("MatchArgs", "db timeout lists header me window follow_forks")
+class MatchArgs(Record):
+    _fields = ("db", "timeout", "lists", "header", "me", "window", "follow_forks")
+
+
 # match's own options, declared here once: (name, metavar -- None for a flag --, default as
 # --help shows it, help). parse_args reads them, on the fast path that runs before click is
 # loaded; click's `match` command shows them (--help, the man page, completion) from here.

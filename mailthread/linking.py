@@ -6,14 +6,13 @@ then records is ``delivery.Matcher``'s.
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 from mailthread.database import chunks, qmarks
 from mailthread.index import MAX_KEYS, MessageIndex, index_date, index_keys, subject_bound
+from mailthread.message import Record
 from mailthread.schema import LAPSED_SQL
 from mailthread.subject import topic_keys
 
-# (namedtuple, not typing.NamedTuple: importing typing costs the per-mail path ~7 ms.)
+
 # msgid: the stored id that linked the message to the thread; rule: how it was linked --
 # "id" (one of its own ids is in the thread), "index" (the message index links one of its
 # ids to the thread), "thread-index" (Outlook's conversation key does) or "subject"; or
@@ -21,7 +20,11 @@ from mailthread.subject import topic_keys
 # forks of that thread are not followed -- it belongs to no thread.
 # followed: a fork that matched only because its thread is on FOLLOWED_LIST; matching it
 # teaches that thread nothing (its id stays free for a thread of its own: ``add``).
-Hit = namedtuple("Hit", "msgid thread list rule followed", defaults=(False,))
+class Hit(Record):
+    _fields = ("msgid", "thread", "list", "rule", "followed")
+    _defaults = (False,)
+
+
 # How long after a thread's last message a reply that only its subject links still counts.
 SUBJECT_WINDOW = 30 * 86400
 # Forks of threads on this list are followed unless ``follow_forks`` says otherwise: a
