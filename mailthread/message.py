@@ -15,7 +15,6 @@ from __future__ import annotations
 from operator import itemgetter  # loaded already: collections imports it
 
 from mailthread.dates import parse_date
-from mailthread.encoded_words import decode_words
 from mailthread.msgid import BREAKS, KINDS, THREADING_FIELDS, is_msgid, parse_ids, reply_ids
 from mailthread.subject import is_digest_subject, normalise_subject, subject_hash
 
@@ -279,7 +278,7 @@ class Header:
         subject, reply, text, normalised, digest = None, False, None, "", False
         value = self._fact_value(b"subject")
         if value is not None:
-            text = decode_words(value)
+            text = _subject_text(value)
             normalised, reply = normalise_subject(text)
             if normalised:
                 subject = subject_hash(normalised)
@@ -355,7 +354,7 @@ class Header:
         values = self.field_values(b"subject", FACT_BYTES)
         if not values:
             return None
-        return " ".join(decode_words(values[0]).split()) or None
+        return " ".join(_subject_text(values[0]).split()) or None
 
     def rewrite(self, line: bytes | None, renamed_field: bytes) -> list[bytes | memoryview]:
         """The message as pieces to write: fields called ``renamed_field`` get an ``Old-``
@@ -458,3 +457,13 @@ def addresses(values: list[bytes]) -> set[str]:
             if b"@" in word.strip(b"@"):
                 found.add(word.decode("latin-1").lower())
     return found
+
+
+def _subject_text(value: bytes) -> str:
+    """A Subject's text (``encoded_words.decode_words``), that module loaded only for a
+    value with encoded words or 8-bit bytes in it: most subjects are plain ASCII."""
+    if value.isascii() and b"=?" not in value:
+        return value.decode("ascii")
+    from mailthread.encoded_words import decode_words
+
+    return decode_words(value)

@@ -9,7 +9,6 @@ On the per-mail ``match`` path: imports nothing (encoded ids are decoded by
 
 from __future__ import annotations
 
-from mailthread.encoded_words import encoded_words, word_bytes
 from mailthread.scan import Next, run_end
 
 # Bytes that end a bare word in a threading field.
@@ -355,6 +354,8 @@ def _decoded_words(value: bytes) -> bytes:
     applied: ids are bytes, read as Latin-1 like raw ones. A word ``email.header`` cannot
     decode (broken base64) stays as written; an ``=?`` inside an id (`<a=?b?q?c?=@d>`) is no
     word. Time linear in ``value`` (``encoded_words``)."""
+    from mailthread.encoded_words import encoded_words, word_bytes  # only for such fields
+
     out: list[bytes] = []
     pos = 0  # value[:pos] is done
     after_word = False

@@ -203,3 +203,11 @@ def test_the_management_commands_use_sqlite_utils_and_explain_does_not(
         store.add_thread(["parent@example.com"], "muted", "café")
     loaded = imported([launcher(), *command], stdin, {**environ, "MAILTHREAD_DB": str(db)})
     assert ("sqlite_utils" in loaded) == uses
+
+
+def test_match_loads_the_rfc_2047_decoder_only_for_a_subject_that_needs_it(environ):
+    """A plain ASCII subject and threading fields (most mail) need no decoding: the module
+    that decodes encoded words and raw 8-bit text stays unloaded; an 8-bit one loads it."""
+    plain = MATCHED.replace(b"caf\xc3\xa9", b"cafe")
+    assert "mailthread.encoded_words" not in imported([launcher(), "match"], plain, environ)
+    assert "mailthread.encoded_words" in imported([launcher(), "match"], MATCHED, environ)
