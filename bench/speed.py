@@ -19,8 +19,9 @@
 Every timing is a whole process, several runs after a warm-up round, every command of a
 round run one after the other, in a shuffled order, so that machine noise falls on all
 alike; the tables give medians, and ratios are taken within this one run. The targets (from
-the project's issue 5): match at most 0.5x the baseline at 1,000,000 ids; at most 3x the
-interpreter floor (the aim is 1.5x); at 1,000,000 ids no more than 1.15x its cost at 1,000.
+the project's issues 5 and 16): match at most 0.5x the baseline at 1,000,000 ids; at most
+1.35x the interpreter floor (issue 5 asked for 3x, aiming at 1.5x); at 1,000,000 ids no more
+than 1.15x its cost at 1,000.
 The exit status is 1 when a target is missed. --quick: 5 runs and 1,000 messages, to try
 the script out.
 """
@@ -194,7 +195,7 @@ def main() -> int:
             (f"{case}: {indexed} / {small}", rows[indexed, case][0] / rows[small, case][0], 1.15)
         )
     worst = max(value for value, _ in rows.values())
-    checks.append(("slowest match / floor (aim: 1.5x)", worst / floor, 3.0))
+    checks.append(("slowest match / floor", worst / floor, 1.35))
     print("\n| target | measured | at most | |\n|---|---:|---:|---|")
     missed = 0
     for what, measured, limit in checks:

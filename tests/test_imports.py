@@ -50,7 +50,7 @@ ALLOWED = {
     "_sqlite3",  # the C module: the only part of sqlite3 the store needs
     "_blake2",  # subject hashes, without hashlib (which loads OpenSSL)
     "binascii",  # Thread-Index
-    # collections.namedtuple, and what collections and _sqlite3 import themselves
+    # what _sqlite3 imports itself (functools, for its statement cache) and what that pulls in
     "collections",
     "_collections",
     "itertools",
