@@ -8,8 +8,9 @@ procmail run with a `cat` filter and with a Python filter that only copies stdin
 
 The mbox holds --messages real messages of ../shared/corpus with renumbered ids (written by
 import_bench.py's `write_maildir` and `write_mbox`: every round of the corpus is a fresh set
-of conversations). The database has every tenth of those messages imported with `mailthread
-add muted --mailbox`, so their threads are muted and `match` marks their replies. Each run
+of conversations). The database has every --mute-every'th of those messages (default 100) imported
+with `mailthread add muted --mailbox`, so their threads are muted and `match` marks the rest
+of them (a muted message costs the example's recipe an `mv` besides). Each run
 gets a copy of that database, a fresh mail folder and its own rcfile (procmail -m: no
 ~/.procmailrc is read, and procmail clears the environment, so the rcfile sets PATH and
 MAILTHREAD_DB):
@@ -49,7 +50,6 @@ from match_vs_baseline import contestants  # noqa: E402
 
 EXAMPLE = HERE.parent / "contrib" / "procmailrc.example"
 COPY = "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read())"
-MUTED_EVERY = 10  # every tenth message of the mbox is imported as muted
 
 
 def rcfile(home: Path, db: Path, path: str, body: str) -> str:
@@ -105,6 +105,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--mute-every", type=int, default=100)
     parser.add_argument("--quick", action="store_true")
     options = parser.parse_args()
     if options.quick:
@@ -125,7 +126,7 @@ def main() -> int:
         for sub in ("cur", "new", "tmp"):
             (part / sub).mkdir(parents=True)
         for number, file in enumerate(sorted((maildir / "cur").iterdir())):
-            if number % MUTED_EVERY == 0:
+            if number % options.mute_every == 0:
                 os.link(file, part / "cur" / file.name)
         db = work / "threads.db"
         result = subprocess.run(
@@ -151,7 +152,7 @@ def main() -> int:
             + (f", median of {options.runs} runs" if options.runs > 1 else "")
         )
         print(f"mailthread: {mailthread} ({python})")
-        print(f"database: every {MUTED_EVERY}th message imported as muted ({imported})")
+        print(f"database: every {options.mute_every}th message imported as muted ({imported})")
         load_before = os.getloadavg()
         print(f"cores: {os.cpu_count()}, load average before: {load_before[0]:.2f}\n")
         times: dict[str, list[float]] = {name: [] for name in filters}
