@@ -10,8 +10,10 @@ The mbox holds --messages real messages of ../shared/corpus with renumbered ids 
 import_bench.py's `write_maildir` and `write_mbox`: every round of the corpus is a fresh set
 of conversations). The database has every --mute-every'th of those messages (default 100) imported
 with `mailthread add muted --mailbox`, so their threads are muted and `match` marks the rest
-of them (a muted message costs the example's recipe an `mv` besides). Each run
-gets a copy of that database, a fresh mail folder and its own rcfile (procmail -m: no
+of them (a muted message costs the example's recipe an `mv` besides). The corpus repeats
+round after round with new ids but the same subjects, so from the second round on `match`
+also marks the replies of a muted subject ("Re: ..."): 88 of 1,000 messages, 3,643 of 10,000.
+Each run gets a copy of that database, a fresh mail folder and its own rcfile (procmail -m: no
 ~/.procmailrc is read, and procmail clears the environment, so the rcfile sets PATH and
 MAILTHREAD_DB):
 
