@@ -17,9 +17,10 @@ def main() -> int:
         raise
     if arguments.is_match_command(argv):
         status = filter.main(argv)
-        # The message is written and both streams flushed (filter.main sees to it), the
-        # database closed: all the interpreter's shutdown would add is freeing memory, the
-        # exit of every incoming mail. End here instead.
+        # The message is written and both streams flushed (filter.main sees to it), its
+        # delivery committed: all the interpreter's shutdown would add is freeing memory
+        # and closing the database, which would checkpoint and delete the WAL that match
+        # leaves for the next mail (database.bound_wal). End here instead.
         os._exit(status)
     stop_on_interrupt()
     from mailthread import cli

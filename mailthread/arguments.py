@@ -26,6 +26,7 @@ class UsageError(Exception):
 # reply may be linked by its subject alone (None: never); follow_forks: a reply under a new
 # subject stays in its thread (--follow-forks, $MAILTHREAD_FOLLOW_FORKS=1; linking.Linking.decide).
 class MatchArgs(Record):
+    __slots__ = ()
     _fields = ("db", "timeout", "lists", "header", "me", "window", "follow_forks")
 
 

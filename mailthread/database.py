@@ -170,9 +170,8 @@ class Database:
     def open(cls, path: str, timeout: float = DEFAULT_TIMEOUT, durable: bool = True) -> Database:
         """Open the store, creating it (and its folder, private to the owner) on first use.
         Not ``durable`` (``match``): a commit does not wait for the disk, so a power cut may
-        undo the commits since the last checkpoint (every 1,000 pages; the database stays
-        consistent), and the WAL, which ``match`` leaves for the next mail, is truncated to
-        ``WAL_LIMIT`` bytes when a checkpoint resets it."""
+        undo the commits since the last checkpoint (``bound_wal``: past ``WAL_LIMIT`` bytes
+        of WAL, or a durable commit of another command); the database stays consistent."""
         check_path(path)
         try:
             exists = os.path.exists(path)

@@ -41,8 +41,8 @@ def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
         path = args.db or default_path(environ)
         store = Matcher.open(path, args.timeout, durable=False)
         # Left open: closing would checkpoint the WAL into the database and delete it, for
-        # the next mail to make anew. match ends with os._exit; SQLite's checkpoints every
-        # 1,000 pages keep the WAL bounded (database.Database.open).
+        # the next mail to make anew. match ends with os._exit; bound_wal, below, empties
+        # the WAL once it holds more than WAL_LIMIT bytes.
         # One write transaction: what is recorded follows from what was looked up.
         with store.delivery():
             facts = store.without_digests(facts)

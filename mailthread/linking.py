@@ -21,6 +21,7 @@ from mailthread.subject import topic_keys
 # followed: a fork that matched only because its thread is on FOLLOWED_LIST; matching it
 # teaches that thread nothing (its id stays free for a thread of its own: ``add``).
 class Hit(Record):
+    __slots__ = ()
     _fields = ("msgid", "thread", "list", "rule", "followed")
     _defaults = (False,)
 

@@ -51,6 +51,9 @@ class Record(tuple):
             raise TypeError(f"{cls.__name__} takes {len(cls._fields)} values, not {len(values)}")
         return tuple.__new__(cls, values)
 
+    def __getnewargs__(self) -> tuple:  # for pickle and copy
+        return tuple(self)
+
     def _replace(self, **changes):
         """A copy with the ``changes`` (name=value) made."""
         values = [changes.pop(name, value) for name, value in zip(self._fields, self, strict=True)]
@@ -66,6 +69,7 @@ class Record(tuple):
 
 
 class Facts(Record):
+    __slots__ = ()
     _fields = ("own", "parents", "ids", "thread_index", "subject", "reply", "date", "text")
     _fields += ("digest",)
     _defaults = (None, False)

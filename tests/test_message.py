@@ -565,3 +565,28 @@ def test_the_bound_is_for_all_fields_of_a_name_not_each():
     # Without a bound every id is read.
     own, parents, refs = Header(raw).threading_ids()
     assert "late@h" in parents and refs[0] == "early@h"
+
+
+def test_facts_and_hits_behave_as_the_named_tuples_they_replace():
+    """message.Record (Facts, Hit, MatchArgs: no namedtuple on the match path) keeps what
+    the code and its users rely on: equality with tuples, defaults, _replace, pickle and
+    copy, and no attribute that is not one of its fields."""
+    import copy
+    import pickle
+
+    from mailthread.linking import Hit
+
+    facts = Header(b"Message-ID: <a@x>\nIn-Reply-To: <p@x>\nSubject: Re: hi\n\nx\n").facts()
+    hit = Hit("p@x", 1, "muted", "id")
+    assert hit == ("p@x", 1, "muted", "id", False) and hit.followed is False
+    assert hit._replace(rule="fork").rule == "fork" and hit.rule == "id"
+    for value in (facts, hit):
+        assert pickle.loads(pickle.dumps(value)) == value
+        assert copy.deepcopy(value) == value == copy.copy(value)
+        assert type(copy.copy(value)) is type(value)
+    with pytest.raises(AttributeError):
+        hit.other = 1
+    with pytest.raises(TypeError):
+        hit._replace(other=1)
+    with pytest.raises(TypeError):
+        Hit("p@x", 1)
