@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         # Writing the output failed (a full disk, a closed pipe other than EPIPE, which
         # click silences): what the command did to the database stands. (Reading stdin
         # fails as a Failure of its own: settings.read_stdin.)
-        _to_devnull(sys.stdout)
+        _to_devnull(sys.stdout, EX_TEMPFAIL)
         return _failed(f"mailthread: cannot write the output: {e.strerror or e}", EX_TEMPFAIL)
     except MemoryError:
         # A mailbox message or refs file bigger than the memory it may use (RLIMIT_AS):
@@ -447,16 +447,16 @@ def _failed(line, status: int) -> int:
         if sys.stderr is not None:
             sys.stderr.flush()
     except (OSError, ValueError):
-        _to_devnull(sys.stderr)
+        _to_devnull(sys.stderr, status)
     return status
 
 
-def _to_devnull(stream) -> None:
+def _to_devnull(stream, status: int) -> None:
     """After a failed write: what is left in ``stream``'s buffer goes nowhere, so that the
-    flush at exit cannot fail again (an "Exception ignored" and exit status 120)."""
+    flush at exit cannot fail again (an "Exception ignored" and exit status 120); as match
+    does it (``filter.to_devnull``)."""
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):  # closed, or not a file (a test's stand-in)
+        return
+    filter.to_devnull(fd, status)

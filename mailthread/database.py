@@ -9,7 +9,7 @@ procmail runs deliveries in parallel while mutt may run ``add``: the file is in 
 takes the write lock up front, so the busy timeout applies instead of a deadlock error), and
 the busy timeout is long enough that writers queue rather than fail. A lookup reads in one
 transaction, so it sees one snapshot even while a delivery renumbers a conversation, and
-``match`` looks up and records in one write transaction (``Database.delivery``). ``expire``
+``match`` looks up and records in one write transaction (``Database.transaction``). ``expire``
 works in short batches, so deliveries never wait behind it for more than one batch.
 """
 
@@ -276,17 +276,13 @@ class Database:
         except (OSError, sqlite3.Error):
             pass
 
-    def delivery(self):
-        """A context manager: one write transaction (``BEGIN IMMEDIATE``, the busy timeout
-        applies) for a delivery's ``lookup``, ``parent_to_me`` and ``record``, so that what
-        it records follows from what it looked up: no other write comes between them.
-        StoreError when the write lock is not had within the timeout."""
-        return _Write(self)
-
     def transaction(self):
-        """A context manager: one write transaction around several calls, which join it
-        (``add`` and the lifetime text of ``add --for``: all or nothing). StoreError when
-        the write lock is not had within the timeout."""
+        """A context manager: one write transaction (``BEGIN IMMEDIATE``, the busy timeout
+        applies) around several calls, which join it: a delivery's ``lookup``,
+        ``parent_to_me`` and ``record``, so that what it records follows from what it
+        looked up (no other write comes between them); ``add`` and the lifetime text of
+        ``add --for``, all or nothing. StoreError when the write lock is not had within the
+        timeout."""
         return _Write(self)
 
 

@@ -44,7 +44,7 @@ def filter_message(raw: bytes, args: MatchArgs, environ) -> list:
         # the next mail to make anew. match ends with os._exit; bound_wal, below, empties
         # the WAL once it holds more than WAL_LIMIT bytes.
         # One write transaction: what is recorded follows from what was looked up.
-        with store.delivery():
+        with store.transaction():
             facts = store.without_digests(facts)
             hit = store.lookup(facts, args.lists, args.window, args.follow_forks)
             to_me = mine = None
@@ -321,7 +321,7 @@ def main(argv: list[str]) -> int:
         try:
             sys.stderr.flush()
         except (OSError, ValueError):
-            _to_devnull(2, status)
+            to_devnull(2, status)
     if sys.stdout is not None:
         try:
             sys.stdout.flush()
@@ -331,11 +331,11 @@ def main(argv: list[str]) -> int:
             fd = sys.stdout.fileno()
         except (OSError, ValueError):  # not a file (a test's stand-in)
             return status
-        _to_devnull(fd, status)
+        to_devnull(fd, status)
     return status
 
 
-def _to_devnull(fd: int, status: int) -> None:
+def to_devnull(fd: int, status: int) -> None:
     """Point ``fd`` at /dev/null; with no file descriptor left for it (RLIMIT_NOFILE), end
     the process here with ``status``, skipping the flush at exit."""
     try:
