@@ -4,8 +4,6 @@ builds its help, the man page and completion from them), the parser, and the che
 list names, ``--header``, ``--timeout``, durations and ``--me`` that every command shares.
 """
 
-from __future__ import annotations
-
 import os
 
 from mailthread.database import DEFAULT_TIMEOUT, check_path

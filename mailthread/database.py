@@ -13,8 +13,6 @@ transaction, so it sees one snapshot even while a delivery renumbers a conversat
 works in short batches, so deliveries never wait behind it for more than one batch.
 """
 
-from __future__ import annotations
-
 import os
 
 try:
@@ -167,7 +165,7 @@ class Database:
         self.path = path
 
     @classmethod
-    def open(cls, path: str, timeout: float = DEFAULT_TIMEOUT, durable: bool = True) -> Database:
+    def open(cls, path: str, timeout: float = DEFAULT_TIMEOUT, durable: bool = True) -> "Database":
         """Open the store, creating it (and its folder, private to the owner) on first use.
         Not ``durable`` (``match``): a commit does not wait for the disk, so a power cut may
         undo the commits since the last checkpoint (``bound_wal``: past ``WAL_LIMIT`` bytes
@@ -197,7 +195,7 @@ class Database:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> Database:
+    def __enter__(self) -> "Database":
         return self
 
     def __exit__(self, kind, value, traceback) -> None:

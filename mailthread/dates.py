@@ -5,8 +5,6 @@ of its section 4.3 (zone names, two-digit years), read without ``time``, ``datet
 On the per-mail ``match`` path: imports nothing.
 """
 
-from __future__ import annotations
-
 _MONTHS = {
     name: n
     for n, name in enumerate(

@@ -7,8 +7,6 @@ for ``--me``: whether a reply's parent was addressed to me (``parent_to_me``).
 It never loads the management side (``threads``, ``store``).
 """
 
-from __future__ import annotations
-
 from mailthread.database import chunks, qmarks
 from mailthread.index import BOUND_PREFIX, MAX_KEYS, index_date, index_keys, subject_bound
 from mailthread.linking import SUBJECT_WINDOW, Hit, Linking

@@ -13,8 +13,6 @@ a failed filter: it keeps the original text, and the recipes in contrib/ then tr
 mark (docs/threat-model.md).
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from io import BufferedIOBase  # already loaded by the interpreter, unlike typing

@@ -4,8 +4,6 @@ share a conversation number. What the linking rules read to find a reply's conve
 what a delivery writes there is ``delivery.Matcher._observe``.
 """
 
-from __future__ import annotations
-
 from mailthread.database import EXPIRE_BATCH, Database, chunks, qmarks
 from mailthread.message import without_ids
 from mailthread.msgid import is_msgid

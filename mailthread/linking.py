@@ -4,8 +4,6 @@ topics it compares). ``match``, ``explain`` and ``remove`` all decide here; what
 then records is ``delivery.Matcher``'s.
 """
 
-from __future__ import annotations
-
 from mailthread.database import chunks, qmarks
 from mailthread.index import MAX_KEYS, MessageIndex, index_date, index_keys, subject_bound
 from mailthread.message import Record

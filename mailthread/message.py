@@ -10,8 +10,6 @@ This module is on the per-mail ``match`` path, so it imports nothing but those: 
 ``re``, whose import (it pulls in ``enum``) costs about half a bare interpreter's start.
 """
 
-from __future__ import annotations
-
 from operator import itemgetter  # loaded already: collections imports it
 
 from mailthread.dates import parse_date

@@ -7,8 +7,6 @@ On the per-mail ``match`` path: imports nothing (encoded ids are decoded by
 ``encoded_words``, which loads ``email.header`` only for them).
 """
 
-from __future__ import annotations
-
 from mailthread.scan import Next, run_end
 
 # Bytes that end a bare word in a threading field.

@@ -5,8 +5,6 @@ one delimiter, millions of words).
 On the per-mail ``match`` path: imports nothing.
 """
 
-from __future__ import annotations
-
 
 class Next:
     """Where the next ``byte`` of ``data`` is. Asked for positions that never go back, it

@@ -4,8 +4,6 @@ docs/schema.md tells what each table and column means and which are stable; the 
 fragments at the end are the time rules that `match`, `list` and `expire` share.
 """
 
-from __future__ import annotations
-
 # Now, as the store keeps times: UTC, YYYY-MM-DDTHH:MM:SSZ.
 NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 

@@ -8,8 +8,6 @@ On the per-mail ``match`` path: imports nothing when loaded (``unicodedata`` onl
 rare subject that needs it).
 """
 
-from __future__ import annotations
-
 from mailthread.scan import run_end
 
 # Reply prefixes, as mail clients write them in many languages (compared case-folded, after
