@@ -24,7 +24,11 @@ except ImportError:  # pragma: no cover - an interpreter without it
 
 from mailthread.schema import MIGRATIONS, SCHEMA_VERSION
 
-DEFAULT_TIMEOUT = 10.0
+# How long a command waits for another holding the database (seconds; SQLite's busy
+# timeout). Below the shortest time limit an MDA of contrib/ puts on a filter, Dovecot's
+# sieve_filter_exec_timeout of 10 s (Pigeonhole's extprograms), with room for the start and
+# the work: when Dovecot kills a filter it delivers nothing. README, The database.
+DEFAULT_TIMEOUT = 5.0
 # match leaves the WAL (the write-ahead log) for the next mail instead of checkpointing and
 # deleting it at every close, and checkpoints it into the database and empties it once it
 # holds more than WAL_LIMIT bytes (``bound_wal``).

@@ -155,7 +155,7 @@ def test_writer_waits_for_the_lock_instead_of_failing(db):
     holder.execute("BEGIN EXCLUSIVE")
     release = threading.Timer(1.0, lambda: holder.execute("ROLLBACK"))
     release.start()
-    result = run(["match"], REPLY, db=db)  # default busy timeout: 10 s
+    result = run(["match"], REPLY, db=db)  # default busy timeout: 5 s
     release.join()
     assert result.returncode == 0 and b"X-Mailthread: muted" in result.stdout
 

@@ -182,7 +182,7 @@ def full(env):
 
 def locked(env):
     holder = sqlite3.connect(env.db, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")  # a stuck writer, for longer than match's 10 s
+    holder.execute("BEGIN EXCLUSIVE")  # a stuck writer, for longer than match's 5 s
     env.cleanups.append(holder.close)
     return {}, True
 
@@ -303,7 +303,7 @@ def test_a_forged_mark_is_never_obeyed(tmp_path, mda, fault):
     options, renames = fault(user)
     cases = [forgery.with_id(f"spam-{i}@example.net") for i, forgery in enumerate(FORGERIES)]
     try:
-        # At once: a locked database makes each delivery wait match's 10 s timeout.
+        # At once: a locked database makes each delivery wait match's 5 s timeout.
         with ThreadPoolExecutor(len(cases)) as pool:
             list(pool.map(lambda case: user.send(case[0], options), cases))
     finally:
