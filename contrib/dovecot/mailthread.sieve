@@ -9,7 +9,8 @@
 # adds one header line, `X-Mailthread: muted` or `X-Mailthread: watched`, when the message
 # belongs to a thread the user muted or watched from their mail client.  Then
 #   - muted mail is filed into the folder "Muted", read (\Seen) and with the IMAP keyword
-#     $Muted (shown on every device), and no further script runs;
+#     $Muted (shown on every device); with the implicit keep cancelled, no later script
+#     (the user's own ~/.dovecot.sieve) runs for it;
 #   - watched mail is copied into "Watched" and goes on to the user's own script and INBOX;
 #   - "muted; to-me" (a message of a muted thread addressed to the user) and everything
 #     else goes on untouched.
@@ -30,7 +31,6 @@ if filter "mailthread" {
     if execute :pipe :output "mark" "mailthread-mark" {
         if string :is "${mark}" "muted" {
             fileinto :create :flags ["\\Seen", "$Muted"] "Muted";
-            stop;
         }
         if string :matches "${mark}" ["watched", "watched; *"] {
             fileinto :copy :create "Watched";

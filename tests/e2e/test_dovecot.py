@@ -106,6 +106,30 @@ def test_a_forged_mark_in_a_mime_part_or_deeper_in_the_header_is_not_obeyed(env)
     assert env.messages("Muted") == []
 
 
+def test_the_users_own_script_runs_after_it_but_not_for_muted_mail(env):
+    """sieve_before: the user's ~/.dovecot.sieve (compiled by dovecot-lda itself) sees the
+    marked message; muted mail, filed, ends the sequence of scripts."""
+    (env.home / "sieve").mkdir()
+    script = env.home / "sieve" / "own.sieve"
+    script.write_text(
+        'require ["fileinto", "mailbox"];\n'
+        'if header :is "X-Mailthread" "watched" { fileinto :create "Seen-Watched"; }\n'
+        'else { fileinto :create "Own"; }\n'
+    )
+    (env.home / ".dovecot.sieve").symlink_to(script)
+    env.add("muted", raw(PARENT))
+    env.add("watched", raw(OTHER))
+    lunch = message("lunch2@example.com", subject="Re: Lunch?", in_reply_to="other@example.com")
+    for msg in (REPLY, lunch, message("new@example.com")):
+        env.deliver(raw(msg))
+    assert env.messages("Muted") == [env.stored(raw(REPLY, MUTED))]
+    assert (
+        env.messages("Watched") == env.messages("Seen-Watched") == [env.stored(raw(lunch, WATCHED))]
+    )
+    assert env.messages("Own") == [env.stored(raw(message("new@example.com")))]
+    assert env.messages("INBOX") == []
+
+
 # -- when mailthread fails: delivered all the same, unmarked ---------------------------------
 
 
