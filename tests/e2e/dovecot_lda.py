@@ -85,19 +85,36 @@ class Dovecot(Env):
         )
         assert compiled.returncode == 0, compiled.stderr
 
+    def user_environ(self, home: Path | None = None) -> dict[str, str]:
+        return {
+            "HOME": str(home or self.home),
+            "USER": "nobody" if os.geteuid() == 0 else getpass.getuser(),
+            "PATH": "/usr/bin:/bin",
+        }
+
     def run(self, msg: bytes, conf: Path | None = None, home: Path | None = None, **options):
         return subprocess.run(
             [*as_user(), LDA, "-c", str(conf or self.conf), "-f", SENDER, "-a", RCPT],
             input=msg,
             capture_output=True,
-            env={
-                "HOME": str(home or self.home),
-                "USER": "nobody" if os.geteuid() == 0 else getpass.getuser(),
-                "PATH": "/usr/bin:/bin",
-            },
+            env=self.user_environ(home),
             timeout=60,
             **options,
         )
+
+    def sieve_test(self, msg: bytes) -> str:
+        """sieve-test on the installed script: the actions it would take, nothing stored."""
+        path = self.tmp / f"try-{uuid.uuid4().hex}.eml"
+        path.write_bytes(msg)
+        result = subprocess.run(
+            [*as_user(), "sieve-test", "-c", str(self.conf), "-a", RCPT, str(self.sieve), path],
+            capture_output=True,
+            text=True,
+            env=self.user_environ(),
+            timeout=60,
+        )
+        assert result.returncode == 0, result
+        return result.stdout
 
     def deliver(self, msg: bytes, **options):
         result = self.run(msg, **options)

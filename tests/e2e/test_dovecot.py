@@ -130,6 +130,21 @@ def test_the_users_own_script_runs_after_it_but_not_for_muted_mail(env):
     assert env.messages("INBOX") == []
 
 
+def test_sieve_test_shows_what_the_script_does(env):
+    """The README's way to try the script on a saved message: sieve-test runs the filter
+    and the mark reader for real (mailthread learns from the message) and lists the
+    actions, storing nothing. It also shows the flags of the fileinto, which the Maildir
+    file name only encodes."""
+    env.add("muted", raw(PARENT))
+    muted = env.sieve_test(raw(REPLY))
+    assert "store message in folder: Muted" in muted
+    assert "add IMAP flags: \\seen $Muted" in muted
+    assert "Implicit keep:\n\n  (none)" in muted
+    other = env.sieve_test(raw(OTHER))
+    assert "Muted" not in other and "store message in folder: INBOX" in other, other
+    assert env.folders() == {"INBOX": [], "Muted": [], "Watched": []}
+
+
 # -- when mailthread fails: delivered all the same, unmarked ---------------------------------
 
 
