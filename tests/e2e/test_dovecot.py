@@ -166,6 +166,15 @@ def test_mailthread_not_installed_delivers_to_the_inbox_unchanged(env):
     assert "Terminated with non-zero exit code 75" in env.log_text()
 
 
+def test_a_broken_filter_env_delivers_to_the_inbox_unchanged(env):
+    env.add("muted", raw(PARENT))
+    env.filter_env('MAILTHREAD_ME="me@example.com\n')  # an unterminated quote
+    result = env.deliver(raw(REPLY))
+    assert env.folders() == {"INBOX": [env.stored(raw(REPLY))], "Muted": [], "Watched": []}
+    assert b"filter.env" in result.stderr
+    assert "Terminated with non-zero exit code 2" in env.log_text()
+
+
 def test_a_database_locked_past_dovecots_time_limit_still_delivers(env):
     """A writer holds the database (BEGIN EXCLUSIVE) for the whole delivery and beyond:
     mailthread waits its 5 s, then passes the message on unmarked, within Pigeonhole's
