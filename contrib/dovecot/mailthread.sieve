@@ -3,7 +3,14 @@
 # Install it as /etc/dovecot/sieve/mailthread.sieve (90-mailthread.conf names it in
 # sieve_before) and compile it once, as root, after every change:
 #   sievec /etc/dovecot/sieve/mailthread.sieve
-# (Dovecot cannot compile a global script itself: it may not write in that folder.)
+# (Without the compiled mailthread.svbin beside it, Dovecot, which runs as the user and may
+# not write there, compiles the script at every delivery and logs two errors each time.)
+#
+# Try it on a saved message, as yourself (nothing is stored; mailthread does learn from
+# the message, as a delivery would):
+#   sieve-test /etc/dovecot/sieve/mailthread.sieve some-message
+# It lists the actions: "store message in folder: Muted" with "add IMAP flags: \seen
+# $Muted" for a muted reply, "store message in folder: INBOX" (the implicit keep) else.
 #
 # Every message goes through `mailthread match` (the "mailthread" filter program), which
 # adds one header line, `X-Mailthread: muted` or `X-Mailthread: watched`, when the message
