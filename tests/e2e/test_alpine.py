@@ -21,10 +21,15 @@ REPLY = message(
 
 
 def typed(list_name: str) -> list[str]:
-    """The keys contrib/alpine.example gives for ``list_name`` (tmux key names)."""
-    line = f"mailthread add {list_name}"
-    assert f"|  ^W  {line}  Enter" in EXAMPLE.read_text()
-    return ["|", "C-w", line, "Enter"]
+    """The keys contrib/alpine.example gives for ``list_name``, as tmux key names: its line
+    "#   |  ^W  mailthread add LIST  Enter", split at its double blanks."""
+    [line] = [
+        line for line in EXAMPLE.read_text().splitlines()
+        if line.startswith("#   |") and f"mailthread add {list_name}  " in line
+    ]  # fmt: skip
+    keys = [key.strip() for key in line[1:].split("  ") if key.strip()]
+    keys = keys[: keys.index("Enter") + 1]
+    return [f"C-{key[1].lower()}" if key.startswith("^") else key for key in keys]
 
 
 class Alpine(Mutt):
