@@ -23,8 +23,17 @@ class Fdm(User):
     def run(self, msg: bytes, options: dict | None = None, **environ: str):
         return subprocess.run(
             [
-                "fdm", "-f", str(CONF), "-D", f"$bin={self.bin}", "-D", f"$mail={self.mail}",
-                "-m", "-a", "stdin", "fetch",
+                "fdm",
+                "-f",
+                str(CONF),
+                "-D",
+                f"$bin={self.bin}",
+                "-D",
+                f"$mail={self.mail}",
+                "-m",
+                "-a",
+                "stdin",
+                "fetch",
             ],  # fmt: skip
             input=msg,
             capture_output=True,
