@@ -20,7 +20,7 @@ import pytest
 
 from .conftest import OTHER, PARENT, REPLY, REPO, raw, require
 from .mda import User, check_forgeries, maildir_messages
-from .test_forged_mark import FAULTS, fake, read_only
+from .test_forged_mark import FAULTS, POSTMARK, fake, read_only
 from .test_maildrop import to_the_list
 
 pytestmark = pytest.mark.e2e
@@ -85,6 +85,16 @@ def test_muted_reply_is_filed_as_read(user):
     [name] = user.files("muted", "cur")
     assert name.endswith(":2,S")
     assert user.folders() == {"inbox": [], "muted": [raw(REPLY)], "watched": []}
+
+
+def test_the_mark_after_a_postmark_is_read(user):
+    """fdm drops the first "From " line it is given; a second one stays and is the
+    postmark to mailthread, which writes its mark after it (as the procmail example
+    reads ``^^(From .*$)?X-Mailthread:``)."""
+    user.add("muted", raw(PARENT))
+    postmarked = POSTMARK + POSTMARK + raw(REPLY)
+    user.send(postmarked)
+    assert user.folders() == {"inbox": [], "muted": [POSTMARK + raw(REPLY)], "watched": []}
 
 
 def test_watched_reply_is_copied_and_kept_in_the_inbox(user):
