@@ -1,0 +1,245 @@
+"""The real getmail6 fetching from a real Dovecot on the loopback (tests/e2e/mailserver.py)
+with contrib/getmailrc.example, which hands every message to procmail running
+contrib/procmailrc.example: filing, forged marks under every fault, and what stays on the
+server when something fails."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from .conftest import MUTED, OTHER, PARENT, REPLY, REPO, WATCHED, raw, require
+from .fetching import FetchUser
+from .mailserver import MailServer, mailserver  # noqa: F401  (the fixture)
+from .test_forged_mark import FAULTS, FORGERIES, locked, not_installed, ok, procmail_kept
+
+pytestmark = pytest.mark.e2e
+
+GETMAILRC = REPO / "contrib" / "getmailrc.example"
+# The trace field getmail puts first in every message it delivers (after Return-Path and
+# Delivered-To, which are the same every time): it names the time and the server's id.
+RECEIVED = re.compile(
+    rb"Received: from 127\.0\.0\.1 \([^\n]*\) by [^\n]* getmail6\n  msgid:[^\n]*\n"
+)
+TRACE = b"Return-Path: <unknown>\nDelivered-To: unknown\n"
+
+
+class Getmail(FetchUser):
+    def rcfile(self, name: str, retriever: str, destination: str | None = None) -> Path:
+        """The example's [destination] and [options] as they are, after a [retriever]
+        filled in as the example says, for the test's server. Run as root (CI), the
+        destination also needs getmail's allow_root_commands (the example says to run
+        getmail as yourself)."""
+        example = GETMAILRC.read_text()
+        rest = example[example.index("[destination]\n") :]
+        if os.geteuid() == 0:
+            rest = rest.replace("[destination]\n", "[destination]\nallow_root_commands = true\n")
+        folder = self.home / ".config" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+        path = folder / "getmailrc"
+        if destination is not None:  # the example's, pointed at another program
+            rest = re.sub(r"(?m)^path = .*\n", destination, rest)
+            rest = re.sub(r"(?m)^arguments = .*\n", "", rest)
+        path.write_text(f"[retriever]\n{retriever}\n{rest}")
+        path.chmod(0o600)
+        return path
+
+    def fetch(self, protocol="pop3", mailbox="INBOX", options=None, destination=None):
+        server: MailServer = self.server
+        if protocol == "pop3":
+            retriever = f"type = SimplePOP3Retriever\nport = {server.pop3_port}\n"
+        else:
+            retriever = (
+                f"type = SimpleIMAPRetriever\nport = {server.imap_port}\n"
+                f'mailboxes = ("{mailbox}",)\n'
+            )
+        retriever += (
+            f"server = {server.HOST}\nusername = {server.USER}\npassword = {server.PASSWORD}\n"
+        )
+        name = f"getmail-{protocol}-{mailbox}"
+        rc = self.rcfile(name, retriever, destination)
+        return self.run(["getmail", "--rcfile", str(rc), "--getmaildir", str(rc.parent)], options)
+
+
+def untraced(message: bytes) -> bytes:
+    """``message`` without getmail's trace fields, which must be right after the mark."""
+    mark = re.match(rb"X-Mailthread: [^\n]*\n", message)
+    start = mark.end() if mark else 0
+    assert message[start:].startswith(TRACE), message
+    received = RECEIVED.match(message, start + len(TRACE))
+    assert received, message
+    return message[:start] + message[received.end() :]
+
+
+@pytest.fixture
+def user(tmp_path, mailserver):  # noqa: F811
+    require("getmail", "procmail", "formail", packages="getmail6 procmail")
+    return Getmail(tmp_path, mailserver)
+
+
+def delivered(user, folder: str) -> list[bytes]:
+    return sorted(untraced(m) for m in user.folders()[folder])
+
+
+def test_muted_watched_and_other_mail_is_filed_and_then_deleted(user):
+    user.add("muted", raw(PARENT))
+    watched_parent = raw(PARENT).replace(b"parent@", b"watched-parent@")
+    user.add("watched", watched_parent)
+    to_watched = raw(REPLY).replace(b"parent@", b"watched-parent@").replace(b"<reply@", b"<w@")
+    for msg in (raw(REPLY), to_watched, raw(OTHER)):
+        user.server.put(msg)
+    result = user.fetch()
+    assert result.returncode == 0, user.output
+    [muted] = user.maildir("muted", "cur")
+    assert muted.name.endswith(":2,S")  # filed as read
+    assert user.maildir("muted", "new") == []
+    assert untraced(muted.read_bytes()) == raw(REPLY, MUTED)
+    marked = WATCHED + b"\n"
+    assert delivered(user, "watched") == [marked + to_watched]
+    assert delivered(user, "inbox") == sorted([marked + to_watched, raw(OTHER)])
+    # Each deleted from the server once delivered.
+    assert user.server.messages() == []
+
+
+def test_mail_to_me_of_a_muted_thread_reaches_the_inbox(user):
+    user.add("muted", raw(PARENT).replace(b"To: me@", b"To: list@"))
+    user.settings.append('MAILTHREAD_ME="me@example.com"')
+    user.server.put(raw(REPLY))
+    assert user.fetch().returncode == 0, user.output
+    assert delivered(user, "inbox") == [raw(REPLY, MUTED + b"; to-me")]
+    assert user.folders()["muted"] == []
+    assert user.server.messages() == []
+
+
+@pytest.mark.parametrize("fault", ["garbage database", "not installed"])
+def test_a_broken_database_or_no_mailthread_delivers_to_the_inbox_then_deletes(user, fault):
+    user.add("muted", raw(PARENT))
+    if fault == "garbage database":
+        user.db.write_bytes(os.urandom(8192))
+    else:
+        not_installed(user)
+    user.server.put(raw(REPLY))
+    result = user.fetch()
+    assert result.returncode == 0, user.output
+    assert delivered(user, "inbox") == [raw(REPLY)]  # unmarked, every byte as it came
+    assert user.folders()["muted"] == []
+    assert user.server.messages() == []
+    # Why, in getmail's output (procmail's standard error, with no LOGFILE set).
+    reason = "mailthread: " if fault == "garbage database" else "mailthread"  # sh's words
+    assert reason in user.output.split("retrieved")[0], user.output
+
+
+def test_an_undeliverable_message_stays_on_the_server_until_it_is_delivered(user):
+    user.add("muted", raw(PARENT))
+    # The inbox cannot be made (a file where its folder should be): procmail cannot
+    # deliver, nor fall back to ORGMAIL, and exits non-zero.
+    (user.mail / "inbox").write_text("not a folder")
+    user.server.put(raw(OTHER))
+    user.fetch()
+    assert user.server.messages() == [raw(OTHER)]
+    assert "delivery error" in user.output, user.output
+    # Fixed, the next run delivers it and only then deletes it.
+    (user.mail / "inbox").unlink()
+    assert user.fetch().returncode == 0, user.output
+    assert delivered(user, "inbox") == [raw(OTHER)]
+    assert user.server.messages() == []
+
+
+# -- forged marks --------------------------------------------------------------------------
+
+
+def matched(mailthread: str, message: bytes, db) -> bytes:
+    """What ``mailthread match`` writes for a stranger's ``message``: the sender's
+    X-Mailthread fields of the header, as mailthread reads it, renamed."""
+    result = subprocess.run(
+        [mailthread, "match", "--db", str(db)], input=message, capture_output=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+MESSAGE_ID = re.compile(rb"Message-ID: <(spam-\d+@example\.net)>")
+
+
+def forgeries() -> list[bytes]:
+    return [forgery.with_id(f"spam-{i}@example.net")[0] for i, forgery in enumerate(FORGERIES)]
+
+
+@pytest.fixture(scope="module")
+def handed_over(tmp_path_factory) -> dict[bytes, tuple[bytes, bytes]]:
+    """For each forgery's Message-ID: what getmail hands its destination when it fetches
+    it over IMAP, without getmail's trace fields -- as it is, and as procmail files it
+    after a ``mailthread match`` that succeeded. getmail parses each message and writes it
+    out again with Python's email package (CRLF and CR line ends become LF, for one): that
+    is what procmail and mailthread get, and the baseline of "every byte as it came"."""
+    require("getmail", "procmail", "formail", "dovecot", packages="getmail6 procmail dovecot-imapd")
+    top = tmp_path_factory.mktemp("handed-over")
+    server = MailServer(top / "server")
+    try:
+        user = Getmail(top, server)
+        for message in forgeries():
+            server.put(message)
+        capture = top / "capture"
+        capture.mkdir()
+        script = top / "capture.sh"
+        script.write_text(f'#!/bin/sh\nexec cat > "$(mktemp -p {capture})"\n')
+        script.chmod(0o700)
+        result = user.fetch("imap", destination=f"path = {script}\n")
+        assert result.returncode == 0, user.output
+    finally:
+        server.stop()
+    found = {}
+    for path in capture.iterdir():
+        message = path.read_bytes()
+        msgid = MESSAGE_ID.search(message).group(1)
+        renamed = procmail_kept(matched(user.mailthread, message, top / "empty.db"))
+        found[msgid] = (untraced(message), untraced(renamed))
+    assert len(found) == len(FORGERIES)
+    return found
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.__name__.replace("_", "-"))
+def test_a_forged_mark_is_never_obeyed(user, fault, handed_over):
+    user.add("muted", raw(PARENT))
+    user.add("watched", raw(PARENT).replace(b"parent@", b"watched-parent@"))
+    options, renames = fault(user)
+    messages = forgeries()
+    try:
+        if fault is locked:
+            # Each delivery waits match's 5 s timeout: one getmail a message (a folder
+            # each), all at once.
+            folders = [f"F{i}" for i in range(len(messages))]
+            for message, folder in zip(messages, folders, strict=True):
+                user.server.put(message, folder)
+            with ThreadPoolExecutor(len(folders)) as pool:
+                runs = list(pool.map(lambda f: user.fetch("imap", f, options), folders))
+        else:
+            folders = ["INBOX"]
+            for message in messages:
+                user.server.put(message)
+            runs = [user.fetch("imap", "INBOX", options)]
+    finally:
+        for cleanup in user.cleanups:
+            cleanup()
+    assert [run.returncode for run in runs] == [0] * len(runs), user.output
+    got = user.folders()
+    assert got["muted"] == [] and got["watched"] == [], got
+    inbox = sorted(untraced(m) for m in got["inbox"])
+    cases = [handed_over[MESSAGE_ID.search(m).group(1)] for m in messages]
+    if renames is None:
+        # Met only by the messages that need the database (see test_forged_mark.py).
+        assert len(inbox) == len(cases)
+        for original, renamed in cases:
+            assert {original, renamed} & set(inbox), original
+    else:
+        assert inbox == sorted(renamed if renames else original for original, renamed in cases)
+    # Every one delivered, so every one deleted from the server.
+    assert [m for f in folders for m in user.server.messages(f)] == []
+    if fault is not ok:
+        assert "mailthread" in user.output, "getmail's output says nothing of the failure"
