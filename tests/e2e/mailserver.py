@@ -93,6 +93,9 @@ class MailServer:
             f"mail_location = maildir:{inside}\n"
             f"passdb {{\n  driver = passwd-file\n  args = {passwd}\n}}\n"
             f"userdb {{\n  driver = passwd-file\n  args = {passwd}\n}}\n"
+            # Tests fetch many folders at once (the default allows 10 sessions).
+            "protocol imap {\n  mail_max_userip_connections = 100\n}\n"
+            "protocol pop3 {\n  mail_max_userip_connections = 100\n}\n"
             "service imap-login {\n"
             f"  inet_listener imap {{\n    address = 127.0.0.1\n    port = {self.imap_port}\n  }}\n"
             "  inet_listener imaps {\n    port = 0\n  }\n}\n"
