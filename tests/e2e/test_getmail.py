@@ -7,24 +7,15 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from . import fetching
 from .conftest import MUTED, OTHER, PARENT, REPLY, REPO, WATCHED, raw, require
 from .fetching import FetchUser
 from .mailserver import MailServer, mailserver  # noqa: F401  (the fixture)
-from .test_forged_mark import (
-    FAULTS,
-    FORGERIES,
-    killed_after_writing_a_mark,
-    locked,
-    not_installed,
-    ok,
-    procmail_kept,
-)
+from .test_forged_mark import FAULTS, not_installed
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +49,7 @@ class Getmail(FetchUser):
         path.chmod(0o600)
         return path
 
-    def fetch(self, protocol="pop3", mailbox="INBOX", options=None, destination=None):
+    def fetch(self, protocol="pop3", mailbox="INBOX", options=None, deliver_with=None):
         server: MailServer = self.server
         if protocol == "pop3":
             retriever = f"type = SimplePOP3Retriever\nport = {server.pop3_port}\n"
@@ -71,12 +62,17 @@ class Getmail(FetchUser):
             f"server = {server.HOST}\nusername = {server.USER}\npassword = {server.PASSWORD}\n"
         )
         name = f"getmail-{protocol}-{mailbox}"
+        destination = None if deliver_with is None else f"path = {deliver_with}\n"
         rc = self.rcfile(name, retriever, destination)
         return self.run(["getmail", "--rcfile", str(rc), "--getmaildir", str(rc.parent)], options)
 
+    def untraced(self, message: bytes) -> bytes:
+        return untraced(message)
+
 
 def untraced(message: bytes) -> bytes:
-    """``message`` without getmail's trace fields, which must be right after the mark."""
+    """``message`` without getmail's trace fields, which must be right after the mark (or
+    first)."""
     mark = re.match(rb"X-Mailthread: [^\n]*\n", message)
     start = mark.end() if mark else 0
     assert message[start:].startswith(TRACE), message
@@ -165,94 +161,12 @@ def test_an_undeliverable_message_stays_on_the_server_until_it_is_delivered(user
 # -- forged marks --------------------------------------------------------------------------
 
 
-def matched(mailthread: str, message: bytes, db) -> bytes:
-    """What ``mailthread match`` writes for a stranger's ``message``: the sender's
-    X-Mailthread fields of the header, as mailthread reads it, renamed."""
-    result = subprocess.run(
-        [mailthread, "match", "--db", str(db)], input=message, capture_output=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-MESSAGE_ID = re.compile(rb"Message-ID: <(spam-\d+@example\.net)>")
-
-
-def forgeries() -> list[bytes]:
-    return [forgery.with_id(f"spam-{i}@example.net")[0] for i, forgery in enumerate(FORGERIES)]
-
-
 @pytest.fixture(scope="module")
-def handed_over(tmp_path_factory) -> dict[bytes, tuple[bytes, bytes]]:
-    """For each forgery's Message-ID: what getmail hands its destination when it fetches
-    it over IMAP, without getmail's trace fields -- as it is, and as procmail files it
-    after a ``mailthread match`` that succeeded. getmail parses each message and writes it
-    out again with Python's email package (CRLF and CR line ends become LF, for one): that
-    is what procmail and mailthread get, and the baseline of "every byte as it came"."""
-    require("getmail", "procmail", "formail", "dovecot", packages="getmail6 procmail dovecot-imapd")
-    top = tmp_path_factory.mktemp("handed-over")
-    server = MailServer(top / "server")
-    try:
-        user = Getmail(top, server)
-        for message in forgeries():
-            server.put(message)
-        capture = top / "capture"
-        capture.mkdir()
-        script = top / "capture.sh"
-        script.write_text(f'#!/bin/sh\nexec cat > "$(mktemp -p {capture})"\n')
-        script.chmod(0o700)
-        result = user.fetch("imap", destination=f"path = {script}\n")
-        assert result.returncode == 0, user.output
-    finally:
-        server.stop()
-    found = {}
-    for path in capture.iterdir():
-        message = path.read_bytes()
-        msgid = MESSAGE_ID.search(message).group(1)
-        renamed = procmail_kept(matched(user.mailthread, message, top / "empty.db"))
-        found[msgid] = (untraced(message), untraced(renamed))
-    assert len(found) == len(FORGERIES)
-    return found
+def handed_over(tmp_path_factory):
+    require("getmail", "procmail", "formail", "dovecot", packages="getmail6 procmail dovecot-core")
+    return fetching.handed_over(Getmail, tmp_path_factory.mktemp("handed-over"))
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.__name__.replace("_", "-"))
 def test_a_forged_mark_is_never_obeyed(user, fault, handed_over):
-    user.add("muted", raw(PARENT))
-    user.add("watched", raw(PARENT).replace(b"parent@", b"watched-parent@"))
-    options, renames = fault(user)
-    messages = forgeries()
-    try:
-        if fault is locked:
-            # Each delivery waits match's 5 s timeout: one getmail a message (a folder
-            # each), all at once.
-            folders = [f"F{i}" for i in range(len(messages))]
-            for message, folder in zip(messages, folders, strict=True):
-                user.server.put(message, folder)
-            with ThreadPoolExecutor(len(folders)) as pool:
-                runs = list(pool.map(lambda f: user.fetch("imap", f, options), folders))
-        else:
-            folders = ["INBOX"]
-            for message in messages:
-                user.server.put(message)
-            runs = [user.fetch("imap", "INBOX", options)]
-    finally:
-        for cleanup in user.cleanups:
-            cleanup()
-    assert [run.returncode for run in runs] == [0] * len(runs), user.output
-    got = user.folders()
-    assert got["muted"] == [] and got["watched"] == [], got
-    inbox = sorted(untraced(m) for m in got["inbox"])
-    cases = [handed_over[MESSAGE_ID.search(m).group(1)] for m in messages]
-    if renames is None:
-        # Met only by the messages that need the database (see test_forged_mark.py).
-        assert len(inbox) == len(cases)
-        for original, renamed in cases:
-            assert {original, renamed} & set(inbox), original
-    else:
-        assert inbox == sorted(renamed if renames else original for original, renamed in cases)
-    # Every one delivered, so every one deleted from the server.
-    assert [m for f in folders for m in user.server.messages(f)] == []
-    # procmail's W flag keeps a killed filter's failure to itself (it logs no "Program
-    # failure" line, and a killed mailthread says nothing): the one fault left unsaid.
-    if fault not in (ok, killed_after_writing_a_mark):
-        assert "mailthread" in user.output, "getmail's output says nothing of the failure"
+    fetching.check_forgeries(user, fault, handed_over)
