@@ -26,6 +26,7 @@ import imaplib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -109,6 +110,7 @@ class MailServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=open(top / "dovecot.stderr", "wb"),  # noqa: SIM115
+            start_new_session=True,  # its own process group: stop() ends all of it at once
         )
         self._sequence = 0
         wait_until("Dovecot to listen", self._listening, describe=self.log)
@@ -166,13 +168,11 @@ class MailServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
+        """End the server: SIGTERM to its whole process group at once (to the master alone,
+        it waits a second for its children to go)."""
         if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait()
 
 
 @pytest.fixture
