@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from . import fetching
-from .conftest import MUTED, OTHER, PARENT, REPLY, REPO, WATCHED, raw, require
+from .conftest import MUTED, OTHER, PARENT, REPLY, REPO, WATCHED, message, raw, require
 from .fetching import FetchUser
 from .mailserver import MailServer, mailserver  # noqa: F401  (the fixture)
 from .test_forged_mark import FAULTS, not_installed
@@ -102,6 +102,15 @@ def test_muted_watched_and_other_mail_is_filed_and_then_deleted(user):
     assert delivered(user, "inbox") == sorted([marked + to_watched, raw(OTHER)])
     # Each deleted from the server once delivered.
     assert user.server.messages() == []
+
+
+def test_addresses_without_a_domain_are_left_as_they_came(user):
+    """The example's ``no rewrite``: fetchmail would otherwise add the server's name to
+    them (every byte as it came)."""
+    local = message("local@example.com", extra=b"Cc: bob, carol\n")
+    user.server.put(raw(local))
+    assert user.fetch().returncode == FETCHED, user.output
+    assert delivered(user, "inbox") == [raw(local)]
 
 
 def test_mail_to_me_of_a_muted_thread_reaches_the_inbox(user):
