@@ -15,7 +15,7 @@ from . import fetching
 from .conftest import MUTED, OTHER, PARENT, REPLY, REPO, WATCHED, raw, require
 from .fetching import FetchUser
 from .mailserver import MailServer, mailserver  # noqa: F401  (the fixture)
-from .test_forged_mark import FAULTS, not_installed
+from .test_forged_mark import FAULTS, cannot_read_its_input, not_installed
 
 pytestmark = pytest.mark.e2e
 
@@ -29,6 +29,9 @@ TRACE = b"Return-Path: <unknown>\nDelivered-To: unknown\n"
 
 
 class Getmail(FetchUser):
+    # What goes before the example's [destination]: a test may put a [filter-...] there.
+    before_destination = ""
+
     def rcfile(self, name: str, retriever: str, destination: str | None = None) -> Path:
         """The example's [destination] and [options] as they are, after a [retriever]
         filled in as the example says, for the test's server. Run as root (CI), the
@@ -42,6 +45,7 @@ class Getmail(FetchUser):
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
         path = folder / "getmailrc"
+        rest = self.before_destination + rest
         if destination is not None:  # the example's, pointed at another program
             rest = re.sub(r"(?m)^path = .*\n", destination, rest)
             rest = re.sub(r"(?m)^arguments = .*\n", "", rest)
@@ -156,6 +160,29 @@ def test_an_undeliverable_message_stays_on_the_server_until_it_is_delivered(user
     assert user.fetch().returncode == 0, user.output
     assert delivered(user, "inbox") == [raw(OTHER)]
     assert user.server.messages() == []
+
+
+def test_the_filter_external_the_example_warns_against_loses_the_message(user):
+    """A [filter] of type Filter_external running mailthread, with exitcodes_keep =
+    (0, 75) and ignore_stderr, so that neither a failing mailthread nor its line about an
+    unusable database keeps the message on the server, failing at every run: a mailthread
+    that exits 75 having written nothing (here: it cannot read its input) leaves getmail a
+    message of its own trace fields only, which it delivers, deleting the original."""
+    cannot_read_its_input(user)
+    filter_section = (
+        "[filter-mailthread]\n"
+        "type = Filter_external\n"
+        f"path = {user.home}/.local/bin/mailthread\n"
+        'arguments = ("match",)\n'
+        "exitcodes_keep = (0, 75)\n"
+        "ignore_stderr = true\n" + ("allow_root_commands = true\n" if os.geteuid() == 0 else "")
+    )
+    user.before_destination = filter_section
+    user.server.put(raw(OTHER))
+    assert user.fetch().returncode == 0, user.output
+    assert user.server.messages() == []  # gone from the server...
+    [kept] = user.folders()["inbox"]
+    assert untraced(kept) == b"\n", kept  # ...and what was delivered is empty
 
 
 # -- forged marks --------------------------------------------------------------------------
