@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -40,11 +39,31 @@ class FolderUser(FetchUser):
 
     def __init__(self, tmp_path: Path, server: MailServer) -> None:
         super().__init__(tmp_path, server)
+        # The folders' names: the defaults, or others set as the files say.
+        self.names = {name: name for name in FOLDERS}
         bin_dir = self.home / ".local" / "bin"
         bin_dir.mkdir(parents=True)
         (bin_dir / "mailthread").symlink_to(self.mailthread)
-        shutil.copy(HELPER, bin_dir / "mailthread-folder")
-        (bin_dir / "mailthread-folder").chmod(0o755)
+        self.install_helper()
+
+    def install_helper(self) -> None:
+        """cp contrib/mailthread-folder ~/.local/bin/, with the folder names at its top."""
+        text = HELPER.read_text()
+        for default, name in self.names.items():
+            text, n = re.subn(
+                rf"(?m)^{default.upper()}={default}$", f"{default.upper()}={name}", text
+            )
+            assert n == 1, default
+        helper = self.home / ".local" / "bin" / "mailthread-folder"
+        helper.write_text(text)
+        helper.chmod(0o755)
+
+    def rename(self, text: str) -> str:
+        """``text`` of an rc file with the folder names the user chose."""
+        for default, name in self.names.items():
+            text = re.sub(rf'"{default}"', f'"{name}"', text)
+            text = re.sub(rf"mailthread-folder {default}\"", f'mailthread-folder {name}"', text)
+        return text
 
     def poll(self):
         raise NotImplementedError
@@ -68,7 +87,7 @@ class Getmail(FolderUser):
         ):
             text, n = re.subn(rf"(?m)^{name} = .*$", lambda _, n=name, v=value: f"{n} = {v}", text)
             assert n == 1, name
-        text += rest
+        text = self.rename(text + rest)
         if os.geteuid() == 0:  # the example says to run getmail as yourself
             text = text.replace("[destination]\n", "[destination]\nallow_root_commands = true\n")
         folder = self.home / ".config" / "getmail"
@@ -86,7 +105,7 @@ class Fetchmail(FolderUser):
         """One run of fetchmail with the example's entries, each one's account filled in
         for the test's server as the example says (plain IMAP on the loopback)."""
         server: MailServer = self.server
-        text = FETCHMAILRC.read_text()
+        text = self.rename(FETCHMAILRC.read_text())
         text, n = re.subn(
             r"(?m)^(poll \S+ via) imap\.example\.com protocol IMAP$",
             rf"\1 {server.HOST} protocol IMAP port {server.imap_port}",
@@ -274,3 +293,26 @@ def test_fetchmail_leaves_a_read_message_alone(user):
     expected = "muted" if user.fetcher == "getmail" else None
     assert user.list_of(PARENT_ID) == expected, user.output
     assert [m for m, _ in on_server(user.server, "Mute")] == [raw(PARENT)]
+
+
+def test_folders_of_other_names(user):
+    """Names set as the files say (the rc file and the top of mailthread-folder) are
+    obeyed; a message in a folder the helper does not know stays there, unread, said."""
+    user.names = {"Mute": "Silence", "Watch": "Follow", "Unmute": "Unsilence"}
+    user.install_helper()
+    with user.server.imap() as imap:
+        for folder in user.names.values():
+            assert imap.create(folder)[0] == "OK"
+    move(user.server, raw(PARENT), "Silence", read=False)
+    user.poll()
+    assert user.list_of(PARENT_ID) == "muted", user.output
+    assert [m for m, _ in on_server(user.server, "Silence")] == [raw(PARENT)]
+    # The helper still named Silence "Mute": nothing recorded, left unread, said.
+    user.names["Watch"] = "Watch"
+    user.install_helper()
+    user.names["Watch"] = "Follow"
+    move(user.server, raw(OTHER), "Follow", read=False)
+    user.poll()
+    assert "none of the folders" in user.output, user.output
+    assert on_server(user.server, "Follow") == [(raw(OTHER), False)]
+    assert thread_lists(user) == ["muted"]
