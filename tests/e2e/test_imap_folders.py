@@ -257,6 +257,8 @@ def test_a_failing_add_leaves_the_message_for_the_next_poll(user, fault):
     assert on_server(user.server, "Mute") == [(raw(PARENT), False)]
     reason = "mailthread: " if fault == "garbage database" else "mailthread: not found"
     assert reason in user.output, user.output
+    said = "Delivery error" if user.fetcher == "getmail" else "MDA returned nonzero status"
+    assert said in user.output, user.output
     # Fixed, the next poll records it.
     if fault == "garbage database":
         user.db.unlink()
