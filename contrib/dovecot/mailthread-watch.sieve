@@ -1,0 +1,23 @@
+# mailthread for Dovecot imapsieve: run when a message is moved, copied or appended into
+# the Watch folder (95-mailthread-imapsieve.conf says which folder).
+#
+# Install it as /etc/dovecot/sieve/mailthread-watch.sieve and compile it once, as root,
+# after every change:  sievec /etc/dovecot/sieve/mailthread-watch.sieve
+#
+# When `mailthread add watched` recorded the thread, the message goes back to the folder
+# it came from (INBOX when it was appended, as a phone does moving it between accounts)
+# with the keyword $Watched.  When it failed, it stays in Watch: the user sees it, and
+# moving it there again tries again.  Dovecot's log says why.
+
+require ["vnd.dovecot.execute", "vnd.dovecot.imapsieve",
+         "environment", "fileinto", "imap4flags", "mailbox", "variables"];
+
+set "back" "INBOX";
+if environment :matches "vnd.dovecot.mailbox-from" "?*" {
+    set "back" "${0}";
+}
+
+if execute :pipe "mailthread-add" "watched" {
+    addflag "$Watched";
+    fileinto :create "${back}";
+}
