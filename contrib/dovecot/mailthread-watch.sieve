@@ -12,9 +12,13 @@
 require ["vnd.dovecot.execute", "vnd.dovecot.imapsieve",
          "environment", "fileinto", "imap4flags", "mailbox", "variables"];
 
+# Where it came from: on a COPY (a MOVE is one), the folder it was copied from.  An
+# APPEND names none (Dovecot 2.3.19 then gives this folder itself as mailbox-from): INBOX.
 set "back" "INBOX";
-if environment :matches "vnd.dovecot.mailbox-from" "?*" {
-    set "back" "${0}";
+if environment :is "imap.cause" "COPY" {
+    if environment :matches "vnd.dovecot.mailbox-from" "*" {
+        set "back" "${1}";
+    }
 }
 
 if execute :pipe "mailthread-add" "watched" {

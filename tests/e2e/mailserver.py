@@ -75,14 +75,14 @@ class MailServer:
             mail_user = pwd.getpwnam("nobody")
             login_user, internal_user = "dovenull", "root"
             chroot = f"mail_chroot = {self.jail}\nvalid_chroot_dirs = {self.jail}\n"
-        elif self.userns:
-            mail_user = pwd.getpwnam("nobody")
-            login_user = internal_user = mail_user.pw_name
-            chroot = ""
         else:
-            mail_user = pwd.getpwuid(os.geteuid())
+            mail_user = pwd.getpwnam("nobody") if self.userns else pwd.getpwuid(os.geteuid())
             login_user = internal_user = mail_user.pw_name
-            chroot = ""
+            # Without root's capabilities, the chroots Dovecot gives these by default fail.
+            chroot = "".join(
+                f"service {name} {{\n  chroot =\n}}\n"
+                for name in ("anvil", "imap-login", "pop3-login")
+            )
         self.uid, self.gid = mail_user.pw_uid, mail_user.pw_gid
         for sub in ("cur", "new", "tmp"):
             (self.maildir / sub).mkdir(parents=True)
