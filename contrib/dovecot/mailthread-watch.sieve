@@ -12,6 +12,13 @@
 require ["vnd.dovecot.execute", "vnd.dovecot.imapsieve",
          "environment", "fileinto", "imap4flags", "mailbox", "variables"];
 
+# The folders 95-mailthread-imapsieve.conf names (imapsieve_mailboxN_name): change them
+# here too if you renamed them there.  A message moved here from one of them (where a
+# failed attempt left it) goes to INBOX, not back there.
+set "mute_folder" "Mute";
+set "watch_folder" "Watch";
+set "unmute_folder" "Unmute";
+
 # Where it came from: on a COPY (a MOVE is one), the folder it was copied from.  An
 # APPEND names none (Dovecot 2.3.19 then gives this folder itself as mailbox-from): INBOX.
 set "back" "INBOX";
@@ -19,6 +26,9 @@ if environment :is "imap.cause" "COPY" {
     if environment :matches "vnd.dovecot.mailbox-from" "*" {
         set "back" "${1}";
     }
+}
+if string :is "${back}" ["${mute_folder}", "${watch_folder}", "${unmute_folder}"] {
+    set "back" "INBOX";
 }
 
 if execute :pipe "mailthread-add" "watched" {

@@ -293,3 +293,20 @@ def test_a_failing_unmute_leaves_the_message_in_unmute(dovecot, session, failure
     assert flags(session, "Unmute") == [{"\\Seen", "$Muted"}]
     assert flags(session, "Muted") == flags(session, "INBOX") == []
     assert "mailthread-add" in server.log() and "exit code" in server.log(), server.log()
+
+
+@pytest.mark.parametrize("target", ["Watch", "Unmute"])
+def test_a_message_left_in_mute_by_a_failure_and_moved_on_goes_to_the_inbox(
+    dovecot, session, target
+):
+    """Not back into Mute, where it would look like another failure (and Sieve's own
+    fileinto runs no imapsieve script: the thread would not be muted either)."""
+    server = dovecot.server
+    FAILURES["not installed"](dovecot)
+    server.put(raw(PARENT))
+    into(session, "INBOX", "Mute", "MOVE", raw(PARENT))
+    (dovecot.bin / "mailthread").symlink_to(mailthread_script())
+    into(session, "Mute", target, "MOVE", raw(PARENT))
+    assert server.messages("INBOX") == [raw(PARENT)]
+    assert flags(session, "INBOX") == [{"$Watched"} if target == "Watch" else set()]
+    assert flags(session, "Mute") == flags(session, target) == []
