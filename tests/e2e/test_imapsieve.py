@@ -211,6 +211,7 @@ def test_a_failing_add_leaves_the_message_in_the_folder(dovecot, session, folder
     assert everything(server, session) == before
     # Dovecot's log says why.
     assert "mailthread-add" in server.log() and "exit code" in server.log(), server.log()
+    assert re.search(r"imap: Error: mailthread: \S", server.log()), server.log()
 
 
 def test_moving_it_there_again_retries(dovecot, session):
@@ -293,6 +294,7 @@ def test_a_failing_unmute_leaves_the_message_in_unmute(dovecot, session, failure
     assert flags(session, "Unmute") == [{"\\Seen", "$Muted"}]
     assert flags(session, "Muted") == flags(session, "INBOX") == []
     assert "mailthread-add" in server.log() and "exit code" in server.log(), server.log()
+    assert re.search(r"imap: Error: mailthread: \S", server.log()), server.log()
 
 
 @pytest.mark.parametrize("target", ["Watch", "Unmute"])
