@@ -91,7 +91,13 @@ class ImapSieve:
 @pytest.fixture
 def dovecot(tmp_path):
     require(
-        "dovecot", LDA, "sievec", "unshare", packages="dovecot-core dovecot-imapd dovecot-sieve"
+        "dovecot",
+        "/usr/lib/dovecot/imap",
+        "/usr/lib/dovecot/pop3",  # the server serves both
+        LDA,
+        "sievec",
+        "unshare",
+        packages="dovecot-core dovecot-imapd dovecot-pop3d dovecot-sieve",
     )
     setup = ImapSieve(tmp_path)
     yield setup
