@@ -17,6 +17,14 @@ while still root, so ``nobody`` need not pass through tmp_path's 0700 parents), 
 login processes as Debian's ``dovenull`` (default_login_user, chrooted by Dovecot too).
 The auth processes (default_internal_user) stay root, to read the passwd-file in
 tmp_path. Run as another user, every process is that user, without chroot.
+
+``MailServer(top, userns=True)`` (root only) runs the whole Dovecot as that other user:
+under ``unshare --user --map-user=65534 --map-group=65534``, as tests/e2e/dovecot_lda.py
+runs dovecot-lda, every process is uid 65534 (nobody) in its own user namespace, without
+chroot, and root's files are its own there: the programs that a Sieve script runs
+(imapsieve) can reach the installed mailthread, whose interpreter may sit under /root.
+``home`` gives the user a home folder (their HOME, for those programs), ``extra_conf`` is
+appended to dovecot.conf.
 """
 
 from __future__ import annotations
@@ -48,14 +56,17 @@ class MailServer:
     PASSWORD = "secret-pw"
     HOST = "127.0.0.1"
 
-    def __init__(self, top: Path) -> None:
+    def __init__(
+        self, top: Path, *, userns: bool = False, home: Path | None = None, extra_conf: str = ""
+    ) -> None:
         self.top = top
         self.top.mkdir(parents=True)
         self.conf = top / "dovecot.conf"
         self.log_path = top / "dovecot.log"
         self.imap_port = free_port()
         self.pop3_port = free_port()
-        root = os.geteuid() == 0
+        self.userns = userns and os.geteuid() == 0
+        root = os.geteuid() == 0 and not self.userns
         # The user's mail, as the mail processes see it, and as the tests do.
         self.jail = top / "jail"
         self.maildir = self.jail / "Maildir"
@@ -65,15 +76,19 @@ class MailServer:
             login_user, internal_user = "dovenull", "root"
             chroot = f"mail_chroot = {self.jail}\nvalid_chroot_dirs = {self.jail}\n"
         else:
-            mail_user = pwd.getpwuid(os.geteuid())
+            mail_user = pwd.getpwnam("nobody") if self.userns else pwd.getpwuid(os.geteuid())
             login_user = internal_user = mail_user.pw_name
-            chroot = ""
+            # Without root's capabilities, the chroots Dovecot gives these by default fail.
+            chroot = "".join(
+                f"service {name} {{\n  chroot =\n}}\n"
+                for name in ("anvil", "imap-login", "pop3-login")
+            )
         self.uid, self.gid = mail_user.pw_uid, mail_user.pw_gid
         for sub in ("cur", "new", "tmp"):
             (self.maildir / sub).mkdir(parents=True)
         self._own(self.jail)
         passwd = top / "passwd"
-        passwd.write_text(f"{self.USER}:{{PLAIN}}{self.PASSWORD}::::::\n")
+        passwd.write_text(f"{self.USER}:{{PLAIN}}{self.PASSWORD}::::{home or ''}::\n")
         self.conf.write_text(
             f"base_dir = {top / 'run'}\n"
             f"state_dir = {top / 'state'}\n"
@@ -103,10 +118,12 @@ class MailServer:
             "service pop3-login {\n"
             f"  inet_listener pop3 {{\n    address = 127.0.0.1\n    port = {self.pop3_port}\n  }}\n"
             "  inet_listener pop3s {\n    port = 0\n  }\n}\n"
+            f"{extra_conf}"
         )
         (top / "state").mkdir()
+        unshare = ["unshare", "--user", "--map-user=65534", "--map-group=65534"]
         self.process = subprocess.Popen(
-            ["dovecot", "-F", "-c", str(self.conf)],
+            [*(unshare if self.userns else []), "dovecot", "-F", "-c", str(self.conf)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=open(top / "dovecot.stderr", "wb"),  # noqa: SIM115
@@ -116,7 +133,7 @@ class MailServer:
         wait_until("Dovecot to listen", self._listening, describe=self.log)
 
     def _own(self, path: Path) -> None:
-        if os.geteuid() == 0:
+        if os.geteuid() == 0 and not self.userns:
             for folder, dirs, files in os.walk(path):
                 for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
                     os.chown(name, self.uid, self.gid)
