@@ -323,13 +323,17 @@ def remove(settings: Settings, message_id: str | None, thread_id: int | None) ->
     \b
     Exit status:
       0   the thread was removed (one line says which)
-      1   there is no such thread, or no database: nothing removed
-      2   bad usage, or a message with no ids
+      1   there is no such thread, the message has nothing to look up (no ids,
+          Thread-Index or reply subject), or there is no database: nothing removed
+      2   bad usage
       75  the database cannot be used now
     """
     if message_id is not None and thread_id is not None:
         raise click.UsageError("give --message-id or --thread, not both")
-    facts = None if thread_id is not None else message_facts(message_id)[0]
+    # A message with nothing to look up is in no thread, as for `add` (exit 1): a program
+    # that unmutes what lands in a folder (contrib/mailthread-folder) takes 1 as done, and
+    # 2 as its own mistake.
+    facts = None if thread_id is not None else message_facts(message_id, nothing_status=1)[0]
     with settings.store(create=False) as store:
         if facts is not None:
             # The thread `match` would pick: forks followed as $MAILTHREAD_FOLLOW_FORKS says.

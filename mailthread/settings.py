@@ -101,9 +101,10 @@ def read_stdin(lists: tuple[str, ...] = ()) -> bytes:
 
 
 def message_facts(
-    message_id: str | None, lists: tuple[str, ...] = ()
+    message_id: str | None, lists: tuple[str, ...] = (), nothing_status: int = 2
 ) -> tuple[Facts, Header | None]:
-    """What to look up: the given id, or the message on stdin (``read_stdin``)."""
+    """What to look up: the given id, or the message on stdin (``read_stdin``).
+    A message with nothing to look up is a ``Failure`` with exit status ``nothing_status``."""
     if message_id is not None:
         # The bytes typed (a shell hands over bytes that are no UTF-8 as lone surrogates),
         # read as a header's ids are read, so that it is the id stored for the message.
@@ -118,6 +119,6 @@ def message_facts(
         raise Failure(
             "no Message-ID, In-Reply-To, References, Thread-Index or reply subject in the"
             " message on stdin",
-            2,
+            nothing_status,
         )
     return facts, header

@@ -285,6 +285,19 @@ def test_remove_the_nearest_thread_of_any_list(db):
     assert numbers(db) == [root]
 
 
+def test_remove_of_a_message_with_nothing_to_look_up_is_no_such_thread(db):
+    # Exit 1 as for a message of no thread, not 2 (bad usage): contrib/mailthread-folder
+    # takes 1 as done, and would retry a 2 at every poll.
+    kept = add(db, "muted", PLANS)
+    result = run(["remove"], b"From: a@example.com\n\nno ids, no subject\n", db=db)
+    assert result.returncode == 1, result
+    assert result.stdout == b""
+    assert (
+        result.stderr.startswith(b"mailthread: no Message-ID") and result.stderr.count(b"\n") == 1
+    )
+    assert numbers(db) == [kept]
+
+
 @pytest.mark.parametrize("given", ["a@x", "<a@x>"])
 def test_remove_by_message_id(db, given):
     gone = add(db, "muted", PLANS)
