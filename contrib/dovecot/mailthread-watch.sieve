@@ -27,7 +27,9 @@ if environment :is "imap.cause" "COPY" {
         set "back" "${1}";
     }
 }
-if string :is "${back}" ["${mute_folder}", "${watch_folder}", "${unmute_folder}"] {
+# (Octet by octet: folder names are case-sensitive, a folder "watch" is not "Watch".)
+if string :comparator "i;octet" :is "${back}"
+          ["${mute_folder}", "${watch_folder}", "${unmute_folder}"] {
     set "back" "INBOX";
 }
 

@@ -36,10 +36,14 @@ if filter "mailthread" {
     # own can stand where Dovecot reads header and mailthread body.
     set "mark" "";
     if execute :pipe :output "mark" "mailthread-mark" {
-        if string :is "${mark}" "muted" {
+        # mailthread's list names are case-sensitive ("Muted" is another list): compare
+        # octet by octet, as the other wirings do.  (Sieve's default comparator,
+        # i;ascii-casemap, folds case; Pigeonhole 2.3's `string` test happens to compare
+        # octets without being told, its `header` test does fold case.)
+        if string :comparator "i;octet" :is "${mark}" "muted" {
             fileinto :create :flags ["\\Seen", "$Muted"] "Muted";
         }
-        if string :matches "${mark}" ["watched", "watched; *"] {
+        if string :comparator "i;octet" :matches "${mark}" ["watched", "watched; *"] {
             fileinto :copy :create "Watched";
         }
     }

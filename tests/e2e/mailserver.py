@@ -24,7 +24,8 @@ runs dovecot-lda, every process is uid 65534 (nobody) in its own user namespace,
 chroot, and root's files are its own there: the programs that a Sieve script runs
 (imapsieve) can reach the installed mailthread, whose interpreter may sit under /root.
 ``home`` gives the user a home folder (their HOME, for those programs), ``extra_conf`` is
-appended to dovecot.conf.
+appended to dovecot.conf. ``lmtp=True`` (needs dovecot-lmtpd) also serves LMTP on
+127.0.0.1, ``lmtp_port``, for delivery with smtplib.LMTP to ``USER`` (no domain).
 """
 
 from __future__ import annotations
@@ -57,7 +58,13 @@ class MailServer:
     HOST = "127.0.0.1"
 
     def __init__(
-        self, top: Path, *, userns: bool = False, home: Path | None = None, extra_conf: str = ""
+        self,
+        top: Path,
+        *,
+        userns: bool = False,
+        home: Path | None = None,
+        extra_conf: str = "",
+        lmtp: bool = False,
     ) -> None:
         self.top = top
         self.top.mkdir(parents=True)
@@ -65,6 +72,7 @@ class MailServer:
         self.log_path = top / "dovecot.log"
         self.imap_port = free_port()
         self.pop3_port = free_port()
+        self.lmtp_port = free_port() if lmtp else None
         self.userns = userns and os.geteuid() == 0
         root = os.geteuid() == 0 and not self.userns
         # The user's mail, as the mail processes see it, and as the tests do.
@@ -93,7 +101,7 @@ class MailServer:
             f"base_dir = {top / 'run'}\n"
             f"state_dir = {top / 'state'}\n"
             f"log_path = {self.log_path}\n"
-            "protocols = imap pop3\n"
+            f"protocols = imap pop3{' lmtp' if lmtp else ''}\n"
             "listen = 127.0.0.1\n"
             "ssl = no\n"
             "disable_plaintext_auth = no\n"
@@ -118,7 +126,14 @@ class MailServer:
             "service pop3-login {\n"
             f"  inet_listener pop3 {{\n    address = 127.0.0.1\n    port = {self.pop3_port}\n  }}\n"
             "  inet_listener pop3s {\n    port = 0\n  }\n}\n"
-            f"{extra_conf}"
+            + (
+                "service lmtp {\n"
+                f"  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {self.lmtp_port}\n"
+                "  }\n}\n"
+                if lmtp
+                else ""
+            )
+            + f"{extra_conf}"
         )
         (top / "state").mkdir()
         unshare = ["unshare", "--user", "--map-user=65534", "--map-group=65534"]
@@ -141,6 +156,13 @@ class MailServer:
     def _listening(self) -> bool:
         if self.process.poll() is not None:
             pytest.fail(f"dovecot exited {self.process.returncode}:\n{self.log()}")
+        if self.lmtp_port:
+            try:
+                with socket.create_connection((self.HOST, self.lmtp_port), timeout=5) as s:
+                    if not s.recv(100).startswith(b"220"):
+                        return False
+            except OSError:
+                return False
         for port in (self.imap_port, self.pop3_port):
             try:
                 with socket.create_connection((self.HOST, port), timeout=5) as s:

@@ -81,11 +81,24 @@ def test_watched_mail_to_me_is_copied_too(env):
     assert env.messages("Watched") == env.messages("INBOX") == [marked]
 
 
-def test_other_lists_are_only_marked(env):
-    env.add("muted-2023", raw(PARENT))
+@pytest.mark.parametrize("name", ["muted-2023", "MUTED", "Muted", "WATCHED", "Watched"])
+def test_other_lists_are_only_marked(env, name):
+    """mailthread's list names are case-sensitive (as the other wirings read the mark):
+    Sieve's string tests must not fold case, as their default comparator does."""
+    env.add(name, raw(PARENT))
     env.deliver(raw(REPLY))
-    assert env.messages("INBOX") == [env.stored(raw(REPLY, b"X-Mailthread: muted-2023"))]
-    assert env.messages("Muted") == []
+    mark = b"X-Mailthread: " + name.encode()
+    assert env.messages("INBOX") == [env.stored(raw(REPLY, mark))]
+    assert env.messages("Muted") == env.messages("Watched") == []
+
+
+def test_other_lists_to_me_are_only_marked(env):
+    env.filter_env('MAILTHREAD_ME="me@example.com"\n')
+    env.add("Watched", raw(to_the_list(PARENT)))
+    env.deliver(raw(REPLY))
+    mark = b"X-Mailthread: Watched; to-me"
+    assert env.messages("INBOX") == [env.stored(raw(REPLY, mark))]
+    assert env.messages("Muted") == env.messages("Watched") == []
 
 
 def test_a_forged_mark_in_a_mime_part_or_deeper_in_the_header_is_not_obeyed(env):

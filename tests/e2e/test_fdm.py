@@ -212,3 +212,23 @@ def read_only_for_mailthread(user: Fdm):
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.__name__.replace("_", "-"))
 def test_a_forged_mark_is_never_obeyed(user, fault):
     check_forgeries(user, read_only_for_mailthread if fault is read_only else fault, delivered)
+
+
+def test_a_message_over_32_mb_is_delivered(user):
+    """fdm's default maximum-size is 32 MB: over it, fdm drops the message ("message too
+    big"), delivers nothing and exits 0. The example raises it to fdm's largest, 1 GB."""
+    user.add("muted", raw(PARENT))
+    line = b"0123456789" * 7 + b"abcde\n"
+    big = raw(REPLY) + line * (32 * 1024 * 1024 // len(line) + 1)
+    assert len(big) > 32 * 1024 * 1024
+    result = user.send(big)
+    assert b"too big" not in result.stderr, result.stderr[-500:]
+    assert user.folders() == {"inbox": [], "muted": [big], "watched": []}
+
+
+def test_known_limit_an_empty_message_is_not_delivered_and_fdm_exits_0(user):
+    """fdm's own behaviour, documented in the example (a mail server never hands over an
+    empty message)."""
+    result = user.send(b"")
+    assert b"empty message" in result.stderr
+    assert user.folders() == {"inbox": [], "muted": [], "watched": []}

@@ -250,6 +250,21 @@ def test_a_message_moved_into_watch_goes_back_where_it_came_from(dovecot, sessio
     assert server.messages("Watched") == server.messages("INBOX") == [raw(REPLY, WATCHED)]
 
 
+@pytest.mark.parametrize("target", ["Watch", "Unmute"])
+def test_folder_names_are_compared_case_sensitively(dovecot, session, target):
+    """A folder "watch" (or "mute", "unmute") is not Watch: a message moved from it goes
+    back there, not to the INBOX as one moved from Watch does."""
+    server = dovecot.server
+    server.put(raw(OTHER))
+    into(session, "INBOX", "Mute", "MOVE", raw(OTHER))  # a database, for Unmute
+    origin = target.lower()
+    session.create(origin)
+    server.put(raw(PARENT), origin)
+    into(session, origin, target, "MOVE", raw(PARENT))
+    assert server.messages(origin) == [raw(PARENT)]
+    assert flags(session, target) == flags(session, "INBOX") == []
+
+
 @pytest.mark.parametrize("how", ["COPY", "APPEND"])
 def test_a_message_put_into_watch_from_elsewhere_goes_to_the_inbox(dovecot, session, how):
     """An APPEND names no folder it came from: the message goes to INBOX. (A COPY from

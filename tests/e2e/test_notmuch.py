@@ -166,6 +166,19 @@ def test_insert_without_mailthread_delivers_the_original(user):
     assert "mailthread match failed (exit 127" in user.log_text()
 
 
+def test_insert_sends_muted_mail_to_the_inbox_when_the_muted_folder_fails(user):
+    """A file where the muted folder should be: notmuch insert cannot make it, and the
+    muted reply is delivered to the inbox (still marked), the reason logged."""
+    user.add("muted", raw(PARENT))
+    (user.mail / "muted").write_text("a file where the muted folder should be")
+    result = user.send(raw(REPLY))
+    assert maildir_messages(user.mail) == [raw(REPLY, MUTED)]
+    assert tags(user, "reply@example.com") == {"inbox", "unread"}
+    for said in (result.stderr.decode(), user.log_text()):
+        assert 'notmuch insert into "muted" failed' in said, said
+        assert "muted mail delivered to the inbox instead" in said, said
+
+
 def test_insert_that_cannot_deliver_is_a_temporary_failure(user):
     """Exit 75 only when nothing was delivered: the mail server keeps the message."""
     user.mail.chmod(0o500)
