@@ -220,6 +220,26 @@ def test_a_failing_add_leaves_the_message_in_the_folder(dovecot, session, folder
     assert re.search(r"imap: Error: mailthread: \S", server.log()), server.log()
 
 
+def test_a_hanging_mailthread_is_stopped_and_said(dovecot, session):
+    """A mailthread that never ends: the wrapper's timeout stops it at 8 s (before
+    Pigeonhole's own 10 s), the message stays in Mute, and Dovecot's log has the reason as
+    an Error line, as for any other failure."""
+    server = dovecot.server
+    hanging = dovecot.bin / "mailthread"
+    hanging.unlink()
+    hanging.write_text("#!/bin/sh\ncat >/dev/null\nexec sleep 60\n")
+    hanging.chmod(0o755)
+    server.put(raw(PARENT))
+    into(session, "INBOX", "Mute", "MOVE", raw(PARENT))
+    assert server.messages("Mute") == [raw(PARENT)]
+    assert flags(session, "Mute") == [set()]
+    assert server.messages("INBOX") == server.messages("Muted") == []
+    assert "Terminated with non-zero exit code 124" in server.log(), server.log()
+    assert re.search(r"imap: Error: mailthread: stopped after 8 s \(hung\?\)", server.log()), (
+        server.log()
+    )
+
+
 def test_moving_it_there_again_retries(dovecot, session):
     server = dovecot.server
     FAILURES["not installed"](dovecot)
