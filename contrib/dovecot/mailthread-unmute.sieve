@@ -5,9 +5,9 @@
 # after every change:  sievec /etc/dovecot/sieve/mailthread-unmute.sieve
 #
 # When `mailthread remove` removed the message's thread (or found none: nothing to
-# unmute), the message goes back to the folder it came from (INBOX when it was appended)
-# without its $Muted keyword.  When it failed, it stays in Unmute: the user sees it, and
-# moving it there again tries again.  Dovecot's log says why.
+# unmute), the message goes back to the folder it came from (INBOX when it was appended,
+# and when it came from Muted) without its $Muted keyword.  When it failed, it stays in
+# Unmute: the user sees it, and moving it there again tries again.  Dovecot's log says why.
 
 require ["vnd.dovecot.execute", "vnd.dovecot.imapsieve",
          "environment", "fileinto", "imap4flags", "mailbox", "variables"];
@@ -18,6 +18,9 @@ require ["vnd.dovecot.execute", "vnd.dovecot.imapsieve",
 set "mute_folder" "Mute";
 set "watch_folder" "Watch";
 set "unmute_folder" "Unmute";
+# The folder muted mail is filed into (the one mailthread.sieve and mailthread-mute.sieve
+# name): a message moved here from it goes to INBOX too -- its thread is no longer muted.
+set "muted_folder" "Muted";
 
 # Where it came from: on a COPY (a MOVE is one), the folder it was copied from.  An
 # APPEND names none (Dovecot 2.3.19 then gives this folder itself as mailbox-from): INBOX.
@@ -29,7 +32,7 @@ if environment :is "imap.cause" "COPY" {
 }
 # (Octet by octet: folder names are case-sensitive, a folder "watch" is not "Watch".)
 if string :comparator "i;octet" :is "${back}"
-          ["${mute_folder}", "${watch_folder}", "${unmute_folder}"] {
+          ["${mute_folder}", "${watch_folder}", "${unmute_folder}", "${muted_folder}"] {
     set "back" "INBOX";
 }
 

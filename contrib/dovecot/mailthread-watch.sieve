@@ -5,9 +5,10 @@
 # after every change:  sievec /etc/dovecot/sieve/mailthread-watch.sieve
 #
 # When `mailthread add watched` recorded the thread, the message goes back to the folder
-# it came from (INBOX when it was appended, as a phone does moving it between accounts)
-# with the keyword $Watched.  When it failed, it stays in Watch: the user sees it, and
-# moving it there again tries again.  Dovecot's log says why.
+# it came from (INBOX when it was appended, as a phone does moving it between accounts,
+# and when it came from Muted) with the keyword $Watched, without $Muted.  When it
+# failed, it stays in Watch: the user sees it, and moving it there again tries again.
+# Dovecot's log says why.
 
 require ["vnd.dovecot.execute", "vnd.dovecot.imapsieve",
          "environment", "fileinto", "imap4flags", "mailbox", "variables"];
@@ -18,6 +19,9 @@ require ["vnd.dovecot.execute", "vnd.dovecot.imapsieve",
 set "mute_folder" "Mute";
 set "watch_folder" "Watch";
 set "unmute_folder" "Unmute";
+# The folder muted mail is filed into (the one mailthread.sieve and mailthread-mute.sieve
+# name): a message moved here from it goes to INBOX too -- its thread is no longer muted.
+set "muted_folder" "Muted";
 
 # Where it came from: on a COPY (a MOVE is one), the folder it was copied from.  An
 # APPEND names none (Dovecot 2.3.19 then gives this folder itself as mailbox-from): INBOX.
@@ -29,11 +33,13 @@ if environment :is "imap.cause" "COPY" {
 }
 # (Octet by octet: folder names are case-sensitive, a folder "watch" is not "Watch".)
 if string :comparator "i;octet" :is "${back}"
-          ["${mute_folder}", "${watch_folder}", "${unmute_folder}"] {
+          ["${mute_folder}", "${watch_folder}", "${unmute_folder}", "${muted_folder}"] {
     set "back" "INBOX";
 }
 
 if execute :pipe "mailthread-add" "watched" {
+    # `add watched` moved the thread off the muted list, if it was there.
+    removeflag "$Muted";
     addflag "$Watched";
     fileinto :create "${back}";
 }

@@ -214,6 +214,8 @@ def test_a_hanging_mailthread_is_stopped_before_dovecot_kills_the_filter(env):
     assert result.returncode == 0, (result, env.log_text())
     assert env.folders() == {"INBOX": [env.stored(raw(REPLY))], "Muted": [], "Watched": []}
     assert "Terminated with non-zero exit code 124" in env.log_text()
+    # The wrapper says why, on dovecot-lda's standard error (the MTA's log).
+    assert b"mailthread: stopped after 8 s (hung?)" in result.stderr, result.stderr
 
 
 def test_dovecot_delivers_nothing_when_it_kills_a_filter(env, tmp_path):

@@ -273,17 +273,22 @@ def test_a_failing_add_leaves_the_message_for_the_next_poll(user, fault):
 
 def test_a_message_that_can_never_be_recorded_is_taken_as_done(user):
     """A message with no ids (`add` exits 1) is not handed over at every poll: the reason
-    is said once, and it stays on the server. So is an unmute of a thread not recorded."""
+    is said once, and it stays on the server. So is an unmute of a thread not recorded,
+    and one of a message with nothing to look up (no ids, Thread-Index or reply subject:
+    `remove` exits 1, as `add` does)."""
     no_ids = raw(message(None, "no ids"))
     move(user.server, no_ids, "Mute", read=False)
     move(user.server, raw(OTHER), "Unmute", read=False)
+    move(user.server, no_ids, "Unmute", read=False)
     user.poll()
-    assert user.output.count("taken as done") == 2, user.output
+    assert user.output.count("taken as done") == 3, user.output
+    assert user.output.count("Thread-Index or reply subject") == 1, user.output
     assert thread_lists(user) == []
     assert [m for m, _ in on_server(user.server, "Mute")] == [no_ids]
-    assert [m for m, _ in on_server(user.server, "Unmute")] == [raw(OTHER)]
+    assert sorted(m for m, _ in on_server(user.server, "Unmute")) == sorted([raw(OTHER), no_ids])
     user.poll()
-    assert user.output.count("taken as done") == 2, user.output
+    assert user.output.count("taken as done") == 3, user.output
+    assert user.output.count("Thread-Index or reply subject") == 1, user.output
 
 
 def test_fetchmail_leaves_a_read_message_alone(user):

@@ -220,6 +220,26 @@ def test_a_failing_add_leaves_the_message_in_the_folder(dovecot, session, folder
     assert re.search(r"imap: Error: mailthread: \S", server.log()), server.log()
 
 
+def test_a_hanging_mailthread_is_stopped_and_said(dovecot, session):
+    """A mailthread that never ends: the wrapper's timeout stops it at 8 s (before
+    Pigeonhole's own 10 s), the message stays in Mute, and Dovecot's log has the reason as
+    an Error line, as for any other failure."""
+    server = dovecot.server
+    hanging = dovecot.bin / "mailthread"
+    hanging.unlink()
+    hanging.write_text("#!/bin/sh\ncat >/dev/null\nexec sleep 60\n")
+    hanging.chmod(0o755)
+    server.put(raw(PARENT))
+    into(session, "INBOX", "Mute", "MOVE", raw(PARENT))
+    assert server.messages("Mute") == [raw(PARENT)]
+    assert flags(session, "Mute") == [set()]
+    assert server.messages("INBOX") == server.messages("Muted") == []
+    assert "Terminated with non-zero exit code 124" in server.log(), server.log()
+    assert re.search(r"imap: Error: mailthread: stopped after 8 s \(hung\?\)", server.log()), (
+        server.log()
+    )
+
+
 def test_moving_it_there_again_retries(dovecot, session):
     server = dovecot.server
     FAILURES["not installed"](dovecot)
@@ -286,14 +306,46 @@ def test_a_message_moved_into_unmute_unmutes_its_thread(dovecot, session, how):
     into(session, "INBOX", "Mute", "MOVE", raw(PARENT))
     assert flags(session, "Muted") == [{"\\Seen", "$Muted"}]
     into(session, "Muted", "Unmute", how, raw(PARENT))
-    # Back where it came from (INBOX when appended), read as it was, without $Muted.
-    back = "Muted" if how == "MOVE" else "INBOX"
-    assert server.messages(back) == [raw(PARENT)]
-    assert flags(session, back) == [{"\\Seen"} if how == "MOVE" else set()]
-    assert flags(session, "Unmute") == []
+    # From Muted (where a phone user would see no change) or appended: to INBOX, read as
+    # it was when moved, without $Muted.
+    assert server.messages("INBOX") == [raw(PARENT)]
+    assert flags(session, "INBOX") == [{"\\Seen"} if how == "MOVE" else set()]
+    assert flags(session, "Unmute") == flags(session, "Muted") == []
     dovecot.deliver(raw(REPLY))
     assert raw(REPLY) in server.messages("INBOX")
     assert everything(server, session) == sorted([raw(PARENT), raw(REPLY)])
+
+
+@pytest.mark.parametrize("how", ["MOVE", "COPY"])
+def test_a_muted_message_moved_into_watch_goes_to_the_inbox_watched(dovecot, session, how):
+    """Not back into Muted, where it would sit with $Muted while its thread is watched:
+    to INBOX, without $Muted, with $Watched; the next reply is watched."""
+    server = dovecot.server
+    server.put(raw(PARENT))
+    into(session, "INBOX", "Mute", "MOVE", raw(PARENT))
+    assert flags(session, "Muted") == [{"\\Seen", "$Muted"}]
+    into(session, "Muted", "Watch", how, raw(PARENT))
+    assert server.messages("INBOX") == [raw(PARENT)]
+    assert flags(session, "INBOX") == [{"\\Seen", "$Watched"}]
+    assert flags(session, "Muted") == flags(session, "Watch") == []
+    dovecot.deliver(raw(REPLY))
+    assert server.messages("Watched") == [raw(REPLY, WATCHED)]
+    assert server.messages("INBOX") == [raw(PARENT), raw(REPLY, WATCHED)]
+    assert server.messages("Muted") == []
+
+
+def test_a_watched_message_moved_into_mute_loses_its_watched_keyword(dovecot, session):
+    server = dovecot.server
+    server.put(raw(PARENT), "Lists")
+    into(session, "Lists", "Watch", "MOVE", raw(PARENT))
+    assert flags(session, "Lists") == [{"$Watched"}]
+    into(session, "Lists", "Mute", "MOVE", raw(PARENT))
+    assert server.messages("Muted") == [raw(PARENT)]
+    assert flags(session, "Muted") == [{"\\Seen", "$Muted"}]
+    assert flags(session, "Lists") == flags(session, "Mute") == []
+    dovecot.deliver(raw(REPLY))
+    assert server.messages("Muted") == [raw(PARENT), raw(REPLY, MUTED)]
+    assert server.messages("Watched") == []
 
 
 def test_unmuting_a_message_of_no_thread_is_no_failure(dovecot, session):
