@@ -46,6 +46,15 @@ import pytest
 from .conftest import require, wait_until
 
 
+def _arrival(path: Path) -> tuple:
+    """The time in a Dovecot Maildir name (``SECONDS.M<microseconds>P...``), then the name."""
+    seconds, _, rest = path.name.partition(".")
+    micro = rest[1:].split("P", 1)[0] if rest.startswith("M") else ""
+    if seconds.isdigit() and micro.isdigit():
+        return (int(seconds), int(micro), path.name)
+    return (float("inf"), 0, path.name)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -190,8 +199,13 @@ class MailServer:
         return path / "new" / name
 
     def files(self, folder: str = "INBOX") -> list[Path]:
+        """The message files of ``folder``, in the order they arrived: by the time Dovecot's
+        Maildir names begin with, ``SECONDS.M<microseconds>P<pid>...`` (the microseconds
+        are not zero-padded, so sorting the names alone puts ``M99`` after ``M123`` within
+        one second)."""
         path = self.folder(folder)
-        return sorted(p for sub in ("new", "cur") for p in (path / sub).glob("*") if p.is_file())
+        files = [p for sub in ("new", "cur") for p in (path / sub).glob("*") if p.is_file()]
+        return sorted(files, key=_arrival)
 
     def messages(self, folder: str = "INBOX") -> list[bytes]:
         """What is still on the server in ``folder`` (expunged messages are gone)."""
