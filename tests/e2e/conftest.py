@@ -211,17 +211,22 @@ class Mutt:
     program = "mutt"
 
     def __init__(self, env: Env, muttrc: Path, width: int = 120, height: int = 40) -> None:
+        self.start(env, [self.program, "-n", "-F", str(muttrc)], width, height)
+
+    def start(self, env: Env, argv: list[str], width: int, height: int) -> None:
+        """Run ``argv`` (a mail client) in the session, with the user's home, database and
+        the installed mailthread on its PATH."""
         self.env = env
         self.socket = env.tmp / "tmux.sock"
         conf = env.tmp / "tmux.conf"
-        # Keep the pane (and its last screen) if mutt dies, to show it in the failure.
+        # Keep the pane (and its last screen) if the client dies, to show it in the failure.
         conf.write_text("set -g remain-on-exit on\n")
         path = os.pathsep.join([os.path.dirname(env.mailthread), os.environ.get("PATH", "")])
         self.tmux(
             "-f", str(conf), "new-session", "-d", "-s", "mutt", "-c", str(env.tmp),
             "-x", str(width), "-y", str(height),
             "--", "env", "TERM=screen", f"HOME={env.home}", f"MAILTHREAD_DB={env.db}",
-            f"PATH={path}", self.program, "-n", "-F", str(muttrc),
+            f"PATH={path}", *argv,
         )  # fmt: skip
 
     def tmux(self, *args: str) -> str:

@@ -5,11 +5,10 @@ tests/e2e/test_forged_mark.py (its FORGERIES under its FAULTS) for any MDA."""
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .conftest import PARENT, Env, raw
-from .test_forged_mark import FORGERIES, ok
+from .conftest import Env
+from .test_forged_mark import deliver_forgeries, ok
 
 
 class User(Env):
@@ -71,17 +70,7 @@ def check_forgeries(user: User, fault, kept=lambda message: message) -> None:
     never the muted or watched folder -- as ``kept`` says the MDA files what mailthread
     wrote (the forged fields renamed) after a success, or the original after a failure;
     and the MDA's log says something when anything failed."""
-    user.add("muted", raw(PARENT))
-    user.add("watched", raw(PARENT).replace(b"parent@", b"watched-parent@"))
-    options, renames = fault(user)
-    cases = [forgery.with_id(f"spam-{i}@example.net") for i, forgery in enumerate(FORGERIES)]
-    try:
-        # At once: a locked database makes each delivery wait match's 5 s timeout.
-        with ThreadPoolExecutor(len(cases)) as pool:
-            list(pool.map(lambda case: user.send(case[0], options), cases))
-    finally:
-        for cleanup in user.cleanups:
-            cleanup()
+    cases, renames = deliver_forgeries(user, fault)
     folders = user.folders()
     assert folders["muted"] == [] and folders["watched"] == [], folders
     if renames is None:

@@ -37,17 +37,7 @@ class Aerc(Mutt):
     # aerc wraps the lines of its terminal tab itself: 250 columns hold mailthread's line
     # with a database path in tmp_path.
     def __init__(self, env: Env, width: int = 250, height: int = 40) -> None:
-        self.env = env
-        self.socket = env.tmp / "tmux.sock"
-        conf = env.tmp / "tmux.conf"
-        conf.write_text("set -g remain-on-exit on\n")
-        path = os.pathsep.join([os.path.dirname(env.mailthread), os.environ.get("PATH", "")])
-        self.tmux(
-            "-f", str(conf), "new-session", "-d", "-s", "mutt", "-c", str(env.tmp),
-            "-x", str(width), "-y", str(height),
-            "--", "env", "TERM=screen", f"HOME={env.home}", f"MAILTHREAD_DB={env.db}",
-            f"PATH={path}", "aerc",
-        )  # fmt: skip
+        self.start(env, ["aerc"], width, height)
 
 
 @pytest.fixture

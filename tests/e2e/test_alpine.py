@@ -36,10 +36,6 @@ class Alpine(Mutt):
     program = "alpine"
 
     def __init__(self, env: Env, width: int = 200, height: int = 30) -> None:
-        self.env = env
-        self.socket = env.tmp / "tmux.sock"
-        conf = env.tmp / "tmux.conf"
-        conf.write_text("set -g remain-on-exit on\n")
         inbox = env.mail / "inbox"
         inbox.parent.mkdir(parents=True, exist_ok=True)
         inbox.write_bytes(b"From alice@example.com Mon Jan  1 10:00:00 2024\n" + raw(REPLY))
@@ -47,13 +43,7 @@ class Alpine(Mutt):
         pinerc.write_text(
             f"inbox-path={inbox}\nuser-domain=example.com\nfeature-list=quit-without-confirm\n"
         )
-        path = os.pathsep.join([os.path.dirname(env.mailthread), os.environ.get("PATH", "")])
-        self.tmux(
-            "-f", str(conf), "new-session", "-d", "-s", "mutt", "-c", str(env.tmp),
-            "-x", str(width), "-y", str(height),
-            "--", "env", "TERM=screen", f"HOME={env.home}", f"MAILTHREAD_DB={env.db}",
-            f"PATH={path}", "alpine", "-p", str(pinerc), "-i",
-        )  # fmt: skip
+        self.start(env, ["alpine", "-p", str(pinerc), "-i"], width, height)
         # A first start greets: E leaves the greeting, as a new user does.
         self.wait_for_text("Exit this greeting")
         self.keys("E")

@@ -13,7 +13,7 @@ import pytest
 
 from .conftest import MUTED, OTHER, PARENT, REPLY, WATCHED, message, raw
 from .dovecot_lda import CONTRIB, Dovecot, require_dovecot
-from .test_forged_mark import FAULTS, FORGERIES, fake, ok
+from .test_forged_mark import FAULTS, deliver_forgeries, fake, ok
 
 pytestmark = pytest.mark.e2e
 
@@ -269,18 +269,10 @@ class FaultyUser(Dovecot):
 def test_a_forged_mark_is_never_obeyed(tmp_path, fault):
     require_dovecot()
     user = FaultyUser(tmp_path)
-    user.add("muted", raw(PARENT))
-    user.add("watched", raw(PARENT).replace(b"parent@", b"watched-parent@"))
-    options, renames = fault(user)
-    user.filter_env(f'MAILTHREAD_DB="{user.db}"\n')  # where the fault left it
-    cases = [forgery.with_id(f"spam-{i}@example.net") for i, forgery in enumerate(FORGERIES)]
-    try:
-        # At once: a locked database makes each delivery wait match's 5 s timeout.
-        with ThreadPoolExecutor(len(cases)) as pool:
-            list(pool.map(lambda case: user.send(case[0], options), cases))
-    finally:
-        for cleanup in user.cleanups:
-            cleanup()
+    # The database where the fault left it.
+    cases, renames = deliver_forgeries(
+        user, fault, prepare=lambda: user.filter_env(f'MAILTHREAD_DB="{user.db}"\n')
+    )
     folders = user.folders()
     assert folders["Muted"] == [] and folders["Watched"] == [], folders
     with ThreadPoolExecutor(4) as pool:

@@ -288,6 +288,27 @@ def maildrop_kept(message: bytes) -> bytes:
     return message if message.endswith(b"\n") else message + b"\n"
 
 
+def deliver_forgeries(user, fault, prepare=lambda: None) -> tuple[list, bool | None]:
+    """Record a muted and a watched thread (so that the folders are in use), set up
+    ``fault``, call ``prepare()``, then deliver every FORGERIES message at once with
+    ``user.send`` and undo the fault. Returns the (original, renamed) cases and ``renames``,
+    what the fault says of mailthread's success (None: only messages that need the database
+    meet it)."""
+    user.add("muted", raw(PARENT))
+    user.add("watched", raw(PARENT).replace(b"parent@", b"watched-parent@"))
+    options, renames = fault(user)
+    prepare()
+    cases = [forgery.with_id(f"spam-{i}@example.net") for i, forgery in enumerate(FORGERIES)]
+    try:
+        # At once: a locked database makes each delivery wait match's 5 s timeout.
+        with ThreadPoolExecutor(len(cases)) as pool:
+            list(pool.map(lambda case: user.send(case[0], options), cases))
+    finally:
+        for cleanup in user.cleanups:
+            cleanup()
+    return cases, renames
+
+
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.__name__.replace("_", "-"))
 @pytest.mark.parametrize("mda", ["procmail", "maildrop"])
 def test_a_forged_mark_is_never_obeyed(tmp_path, mda, fault):
@@ -297,18 +318,7 @@ def test_a_forged_mark_is_never_obeyed(tmp_path, mda, fault):
     else:
         require("maildrop", "reformail", packages="maildrop")
         user = MaildropUser(tmp_path)
-    # A muted and a watched thread, so that the folders are in use.
-    user.add("muted", raw(PARENT))
-    user.add("watched", raw(PARENT).replace(b"parent@", b"watched-parent@"))
-    options, renames = fault(user)
-    cases = [forgery.with_id(f"spam-{i}@example.net") for i, forgery in enumerate(FORGERIES)]
-    try:
-        # At once: a locked database makes each delivery wait match's 5 s timeout.
-        with ThreadPoolExecutor(len(cases)) as pool:
-            list(pool.map(lambda case: user.send(case[0], options), cases))
-    finally:
-        for cleanup in user.cleanups:
-            cleanup()
+    cases, renames = deliver_forgeries(user, fault)
     folders = user.folders()
     assert folders["muted"] == [] and folders["watched"] == [], folders
 
